@@ -1,0 +1,1 @@
+"""oop-fastapi-backend: accounts and authentication for FastAPI in object-oriented layers."""

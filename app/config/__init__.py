@@ -1,0 +1,5 @@
+"""Configuration: one Settings class read from the environment and `.env`."""
+
+from app.config.settings import ConfigurationError, Environment, Settings, load_settings
+
+__all__ = ["ConfigurationError", "Environment", "Settings", "load_settings"]

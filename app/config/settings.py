@@ -1,0 +1,162 @@
+"""Application settings, read from the environment and `.env`.
+
+The original project's variable names (``ACCESSTOKENPRIVATEKEY``, ``MONGO_HOST`` ...)
+are accepted as aliases so an existing `.env` keeps working unchanged.
+"""
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "password", "secret"})
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the settings cannot start the application; the message names the setting."""
+
+
+class Environment(StrEnum):
+    """Deployment environment; `production` turns on the strict start-up checks."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def _alias(*names: str) -> Any:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting of the application, with its default.
+
+    Field names map to upper-case environment variables; ``validation_alias`` adds
+    the original project's spellings where they differ.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    project_name: str = "oop-fastapi-backend"
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./data/app.db"
+    data_dir: Path = Path("./data")
+
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=1_209_600, ge=60, le=31_536_000)
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
+    jwt_issuer: str = Field(default="oop-fastapi-backend", min_length=1)
+    jwt_audience: str = Field(default="oop-fastapi-backend", min_length=1)
+
+    access_token_private_key: str | None = Field(
+        default=None, validation_alias=_alias("ACCESS_TOKEN_PRIVATE_KEY", "ACCESSTOKENPRIVATEKEY")
+    )
+    access_token_public_key: str | None = Field(
+        default=None, validation_alias=_alias("ACCESS_TOKEN_PUBLIC_KEY", "ACCESSTOKENPUBLICKEY")
+    )
+    refresh_token_private_key: str | None = Field(
+        default=None,
+        validation_alias=_alias("REFRESH_TOKEN_PRIVATE_KEY", "REFRESHTOKENPRIVATEKEY"),
+    )
+    refresh_token_public_key: str | None = Field(
+        default=None, validation_alias=_alias("REFRESH_TOKEN_PUBLIC_KEY", "REFRESHTOKENPUBLICKEY")
+    )
+
+    auth_require_verified_email: bool = False
+    first_superuser_email: str | None = None
+    first_superuser_password: str | None = None
+    password_hash_concurrency: int | None = Field(default=None, ge=1, le=64)
+
+    backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65_535)
+
+    # The original project's MongoDB and mail variables; the storage and email
+    # issues use them, Core only reads and validates them.
+    mongo_user: str | None = None
+    mongo_pass: str | None = None
+    mongo_host: str | None = None
+    mongo_port: int | None = Field(default=None, ge=1, le=65_535)
+    db_name: str = "app"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    emails_from_email: str | None = None
+    emails_from_name: str | None = None
+
+    @field_validator("backend_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must be a URL such as sqlite+aiosqlite:///./data/app.db")
+        return value
+
+    @model_validator(mode="after")
+    def _check_key_pairs(self) -> Self:
+        pairs = (
+            ("ACCESS_TOKEN", self.access_token_private_key, self.access_token_public_key),
+            ("REFRESH_TOKEN", self.refresh_token_private_key, self.refresh_token_public_key),
+        )
+        for name, private, public in pairs:
+            if bool(private) != bool(public):
+                raise ValueError(f"{name}_PRIVATE_KEY and {name}_PUBLIC_KEY must be set together")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def has_configured_keys(self) -> bool:
+        return bool(self.access_token_private_key and self.refresh_token_private_key)
+
+    def production_problems(self) -> list[str]:
+        """What forbids starting in production; empty when the settings are safe."""
+        problems: list[str] = []
+        if not self.has_configured_keys:
+            problems.append(
+                "ACCESS_TOKEN_PRIVATE_KEY/PUBLIC_KEY and REFRESH_TOKEN_PRIVATE_KEY/PUBLIC_KEY "
+                "must be set in production (no generated development keys)"
+            )
+        if (
+            self.first_superuser_password
+            and self.first_superuser_password.lower() in PLACEHOLDER_SECRETS
+        ):
+            problems.append("FIRST_SUPERUSER_PASSWORD is a placeholder value; set a real secret")
+        if "*" in self.backend_cors_origins:
+            problems.append(
+                "BACKEND_CORS_ORIGINS='*' is refused in production: browsers send "
+                "credentials to the API, so list the allowed origins"
+            )
+        return problems
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one message that names each setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            lines.append(f"{name.upper()}: {error['msg']}")
+        raise ConfigurationError("Invalid settings: " + "; ".join(lines)) from None
