@@ -1,0 +1,1 @@
+"""Factories: the one place that decides how new domain objects are assembled."""

@@ -1,0 +1,1 @@
+"""Abstract contracts. Services depend on these, never on a concrete adapter."""

@@ -1,0 +1,77 @@
+"""Domain errors. Services raise these; the HTTP layer maps them to problem responses."""
+
+
+class DomainError(Exception):
+    """Base of every error the business layer reports to a caller."""
+
+    code = "domain_error"
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class EmailTakenError(DomainError):
+    code = "email_taken"
+    message = "An account with this email already exists."
+
+
+class InvalidCredentialsError(DomainError):
+    code = "invalid_credentials"
+    message = "Incorrect email or password."
+
+
+class AccountDisabledError(DomainError):
+    code = "account_disabled"
+    message = "This account is disabled."
+
+
+class EmailNotVerifiedError(DomainError):
+    code = "email_not_verified"
+    message = "The email address of this account is not verified."
+
+
+class InvalidTokenError(DomainError):
+    code = "invalid_token"
+    message = "The token is invalid, expired or revoked."
+
+
+class NotAuthenticatedError(DomainError):
+    code = "not_authenticated"
+    message = "Authentication is required."
+
+
+class PermissionDeniedError(DomainError):
+    code = "permission_denied"
+    message = "You do not have permission to perform this action."
+
+
+class NotFoundError(DomainError):
+    code = "not_found"
+    message = "The resource was not found."
+
+
+class ConflictError(DomainError):
+    code = "conflict"
+    message = "The request conflicts with the current state of the resource."
+
+
+class InvalidCursorError(DomainError):
+    code = "invalid_cursor"
+    message = "The pagination cursor is malformed."
+
+
+class StorageUnavailableError(DomainError):
+    code = "service_unavailable"
+    message = "The database is unavailable; try again shortly."
+
+
+class IncorrectPasswordError(DomainError):
+    code = "incorrect_password"
+    message = "The current password is incorrect."
+
+
+class SelfManagementError(ConflictError):
+    code = "self_management_forbidden"
+    message = "Use your own profile endpoints; the admin API cannot disable, demote or delete you."
