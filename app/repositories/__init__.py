@@ -1,0 +1,1 @@
+"""Concrete storage adapters implementing ``app.interfaces.repositories``."""

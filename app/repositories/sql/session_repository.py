@@ -1,0 +1,110 @@
+"""Sessions in SQL."""
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.interfaces.repositories.session_repository import SessionRepository
+from app.models.session import Session
+from app.repositories.sql.tables import sessions
+
+
+class SqlSessionRepository(SessionRepository):
+    """``SessionRepository`` on SQLAlchemy Core; rotation is one conditional UPDATE."""
+
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+        # A provider, not an engine: the engine is opened in the app's lifespan.
+        self._provider = engine
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        return self._provider()
+
+    async def add(self, session: Session) -> Session:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(sessions).values(**asdict(session)))
+        return session
+
+    async def get(self, session_id: str) -> Session | None:
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(sessions).where(sessions.c.id == session_id)))
+                .mappings()
+                .first()
+            )
+        return self._to_session(row) if row is not None else None
+
+    async def rotate(
+        self,
+        session_id: str,
+        expected_jti: str,
+        new_jti: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> Session | None:
+        statement = (
+            update(sessions)
+            .where(
+                sessions.c.id == session_id,
+                sessions.c.refresh_jti == expected_jti,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > now,
+            )
+            .values(
+                refresh_jti=new_jti,
+                previous_refresh_jti=expected_jti,
+                rotated_at=now,
+                last_used_at=now,
+                expires_at=expires_at,
+            )
+            .returning(sessions)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return self._to_session(row) if row is not None else None
+
+    async def list_active(self, user_id: str, now: datetime) -> list[Session]:
+        query = (
+            select(sessions)
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > now,
+            )
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+        )
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [self._to_session(row) for row in rows.mappings()]
+
+    async def revoke(self, session_id: str, now: datetime, user_id: str | None = None) -> bool:
+        statement = update(sessions).where(
+            sessions.c.id == session_id,
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > now,
+        )
+        if user_id is not None:
+            statement = statement.where(sessions.c.user_id == user_id)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement.values(revoked_at=now))
+        return result.rowcount > 0
+
+    async def revoke_all(
+        self, user_id: str, now: datetime, except_session_id: str | None = None
+    ) -> int:
+        statement = update(sessions).where(
+            sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)
+        )
+        if except_session_id is not None:
+            statement = statement.where(sessions.c.id != except_session_id)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement.values(revoked_at=now))
+        return result.rowcount
+
+    @staticmethod
+    def _to_session(row: RowMapping) -> Session:
+        return Session(**{name: row[name] for name in Session.__dataclass_fields__})

@@ -1,0 +1,148 @@
+"""Users in SQL."""
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
+from app.models.errors import EmailTakenError
+from app.models.role import Permission, Role
+from app.models.user import User
+from app.repositories.sql.tables import users
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SqlUserRepository(UserRepository):
+    """``UserRepository`` on SQLAlchemy Core; ``permissions`` is a JSON list column."""
+
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+        # A provider, not an engine: the engine is opened in the app's lifespan.
+        self._provider = engine
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        return self._provider()
+
+    async def add(self, user: User) -> User:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(users).values(**self._to_row(user)))
+        except IntegrityError as exc:
+            raise EmailTakenError() from exc
+        return user
+
+    async def get_by_id(self, user_id: str) -> User | None:
+        return await self._one(select(users).where(users.c.id == user_id))
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._one(select(users).where(users.c.email == email))
+
+    async def update(self, user_id: str, changes: dict[str, Any], now: datetime) -> User | None:
+        values = self._to_row_values({**changes, "updated_at": now})
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    update(users).where(users.c.id == user_id).values(**values).returning(users)
+                )
+                row = result.mappings().first()
+        except IntegrityError as exc:
+            raise EmailTakenError() from exc
+        return self._to_user(row) if row is not None else None
+
+    async def delete(self, user_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(users).where(users.c.id == user_id))
+        return result.rowcount > 0
+
+    async def list_page(self, filters: UserFilter, limit: int, offset: int) -> UserPage:
+        condition = self._condition(filters)
+        async with self._engine.connect() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(users).where(condition))
+            ).scalar_one()
+            rows = await conn.execute(
+                select(users).where(condition).order_by(users.c.id).limit(limit).offset(offset)
+            )
+            items = [self._to_user(row) for row in rows.mappings()]
+        return UserPage(items=items, total=total)
+
+    async def list_after(self, filters: UserFilter, limit: int, after_id: str | None) -> list[User]:
+        condition = self._condition(filters)
+        if after_id is not None:
+            condition = condition & (users.c.id > after_id)
+        query: Select[Any] = select(users).where(condition).order_by(users.c.id).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [self._to_user(row) for row in rows.mappings()]
+
+    async def count(self) -> int:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(users))).scalar_one()
+
+    async def _one(self, query: Select[Any]) -> User | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return self._to_user(row) if row is not None else None
+
+    @staticmethod
+    def _condition(filters: UserFilter) -> ColumnElement[bool]:
+        condition: ColumnElement[bool] = true()
+        if filters.role is not None:
+            condition = condition & (users.c.role == filters.role.value)
+        if filters.is_active is not None:
+            condition = condition & (users.c.is_active == filters.is_active)
+        if filters.is_verified is not None:
+            condition = condition & (users.c.is_verified == filters.is_verified)
+        if filters.email_prefix:
+            pattern = _escape_like(filters.email_prefix) + "%"
+            condition = condition & users.c.email.like(pattern, escape="\\")
+        return condition
+
+    @classmethod
+    def _to_row(cls, user: User) -> dict[str, Any]:
+        return cls._to_row_values(
+            {
+                "id": user.id,
+                "email": user.email,
+                "hashed_password": user.hashed_password,
+                "full_name": user.full_name,
+                "role": user.role,
+                "permissions": user.permissions,
+                "is_active": user.is_active,
+                "is_verified": user.is_verified,
+                "created_at": user.created_at,
+                "updated_at": user.updated_at,
+            }
+        )
+
+    @staticmethod
+    def _to_row_values(values: Mapping[str, Any]) -> dict[str, Any]:
+        row = dict(values)
+        if "role" in row:
+            row["role"] = Role(row["role"]).value
+        if "permissions" in row:
+            row["permissions"] = sorted(Permission(p).value for p in row["permissions"])
+        return row
+
+    @staticmethod
+    def _to_user(row: RowMapping) -> User:
+        return User(
+            id=row["id"],
+            email=row["email"],
+            hashed_password=row["hashed_password"],
+            full_name=row["full_name"],
+            role=Role(row["role"]),
+            permissions=frozenset(Permission(p) for p in row["permissions"]),
+            is_active=row["is_active"],
+            is_verified=row["is_verified"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )

@@ -1,0 +1,1 @@
+"""Utilities: concrete helpers for hashing, tokens, keys, ids and time."""

@@ -1,0 +1,174 @@
+"""RS256 JSON Web Tokens with PyJWT."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from app.interfaces.token_codec import (
+    AccessClaims,
+    RefreshClaims,
+    TokenCodec,
+    TokenExpiredError,
+    TokenInvalidError,
+    TokenType,
+)
+from app.utils.ids import new_id
+from app.utils.keys import KeyRing, SigningKey
+
+ALGORITHM = "RS256"
+# RFC 9068 names the access-token media type; the refresh type is ours. Checking
+# `typ` as well as the `type` claim means one kind can never pass for the other.
+ACCESS_TYP = "at+jwt"
+REFRESH_TYP = "rt+jwt"
+
+
+class JwtTokenCodec(TokenCodec):
+    """Signs each token kind with its own key set; the first key of a set signs.
+
+    Every key of a set verifies, chosen by the token's ``kid``, so keys can rotate
+    without logging anybody out.
+    """
+
+    def __init__(self, keys: KeyRing, issuer: str, audience: str) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+
+    def encode_access(
+        self,
+        *,
+        subject: str,
+        session_id: str,
+        role: str,
+        permissions: list[str],
+        now: datetime,
+        ttl_seconds: int,
+    ) -> str:
+        issued = int(now.timestamp())
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": subject,
+            "sid": session_id,
+            "jti": new_id(),
+            "type": TokenType.ACCESS.value,
+            "role": role,
+            "perms": permissions,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + ttl_seconds,
+        }
+        return self._sign(claims, self._keys.access[0], ACCESS_TYP)
+
+    def encode_refresh(
+        self, *, subject: str, session_id: str, jti: str, now: datetime, expires_at: datetime
+    ) -> str:
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": subject,
+            "sid": session_id,
+            "jti": jti,
+            "type": TokenType.REFRESH.value,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+        }
+        return self._sign(claims, self._keys.refresh[0], REFRESH_TYP)
+
+    def decode_access(self, token: str) -> AccessClaims:
+        claims = self._verify(
+            token, self._keys.access, ACCESS_TYP, TokenType.ACCESS, ("nbf", "role", "perms")
+        )
+        perms = claims["perms"]
+        if not isinstance(perms, list) or not all(isinstance(p, str) for p in perms):
+            raise TokenInvalidError("perms must be a list of strings")
+        return AccessClaims(
+            subject=claims["sub"],
+            session_id=claims["sid"],
+            jti=claims["jti"],
+            role=str(claims["role"]),
+            permissions=tuple(perms),
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+
+    def decode_refresh(self, token: str) -> RefreshClaims:
+        claims = self._verify(token, self._keys.refresh, REFRESH_TYP, TokenType.REFRESH, ())
+        return RefreshClaims(
+            subject=claims["sub"],
+            session_id=claims["sid"],
+            jti=claims["jti"],
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [key.public_jwk() for key in self._keys.access]}
+
+    @staticmethod
+    def _sign(claims: dict[str, Any], key: SigningKey, typ: str) -> str:
+        return jwt.encode(
+            claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": typ}
+        )
+
+    def _verify(
+        self,
+        token: str,
+        keys: list[SigningKey],
+        typ: str,
+        token_type: TokenType,
+        extra_required: tuple[str, ...],
+    ) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenInvalidError("malformed token") from exc
+        if header.get("alg") != ALGORITHM or header.get("typ") != typ:
+            raise TokenInvalidError("unexpected token header")
+        key = next((k for k in keys if k.kid == header.get("kid")), None)
+        if key is None:
+            raise TokenInvalidError("unknown signing key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={
+                    "require": [
+                        "iss",
+                        "aud",
+                        "sub",
+                        "sid",
+                        "jti",
+                        "type",
+                        "iat",
+                        "exp",
+                        *extra_required,
+                    ],
+                },
+                leeway=timedelta(seconds=0),
+            )
+        except jwt.ExpiredSignatureError as exc:
+            expired = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"verify_exp": False},
+            )
+            session_id = expired.get("sid")
+            raise TokenExpiredError(
+                "token expired", session_id if isinstance(session_id, str) else None
+            ) from exc
+        except jwt.PyJWTError as exc:
+            raise TokenInvalidError("token rejected") from exc
+        if claims.get("type") != token_type.value:
+            raise TokenInvalidError("wrong token type")
+        for name in ("sub", "sid", "jti"):
+            if not isinstance(claims.get(name), str) or not claims[name]:
+                raise TokenInvalidError(f"{name} must be a non-empty string")
+        return claims
