@@ -1,0 +1,1 @@
+"""Business logic. Services depend on interfaces and raise domain errors, never HTTP."""

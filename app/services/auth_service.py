@@ -1,0 +1,189 @@
+"""Registration, login, token refresh and logout."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.factories.user_factory import UserFactory
+from app.interfaces.clock import Clock
+from app.interfaces.password_hasher import PasswordHasher
+from app.interfaces.repositories.session_repository import SessionRepository
+from app.interfaces.repositories.user_repository import UserRepository
+from app.interfaces.token_codec import (
+    AccessClaims,
+    TokenCodec,
+    TokenExpiredError,
+    TokenInvalidError,
+)
+from app.models.auth import ClientInfo, Principal, TokenPair
+from app.models.errors import (
+    AccountDisabledError,
+    EmailNotVerifiedError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+)
+from app.models.session import Session
+from app.models.user import User
+from app.utils.ids import new_id
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    """The knobs of authentication, taken from Settings by the composition root."""
+
+    access_ttl_seconds: int
+    refresh_ttl_seconds: int
+    reuse_grace_seconds: int
+    require_verified_email: bool
+
+
+class AuthService:
+    """Accounts' entry points: register, log in, rotate refresh tokens, log out."""
+
+    def __init__(
+        self,
+        users: UserRepository,
+        sessions: SessionRepository,
+        hasher: PasswordHasher,
+        codec: TokenCodec,
+        factory: UserFactory,
+        clock: Clock,
+        policy: AuthPolicy,
+    ) -> None:
+        self._users = users
+        self._sessions = sessions
+        self._hasher = hasher
+        self._codec = codec
+        self._factory = factory
+        self._clock = clock
+        self._policy = policy
+
+    async def register(self, email: str, password: str, full_name: str | None) -> User:
+        hashed = await self._hasher.hash(password)
+        user = self._factory.create(email=email, hashed_password=hashed, full_name=full_name)
+        return await self._users.add(user)
+
+    async def login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
+        user = await self._users.get_by_email(email.strip().lower())
+        if user is None:
+            # Same cost as a wrong password, so timing does not reveal which emails exist.
+            await self._hasher.verify_dummy(password)
+            raise InvalidCredentialsError()
+        result = await self._hasher.verify(password, user.hashed_password)
+        if not result.valid:
+            raise InvalidCredentialsError()
+        if not user.is_active:
+            raise AccountDisabledError()
+        if self._policy.require_verified_email and not user.is_verified:
+            raise EmailNotVerifiedError()
+        now = self._clock.now()
+        if result.new_hash is not None:
+            await self._users.update(user.id, {"hashed_password": result.new_hash}, now)
+        session = await self._sessions.add(
+            Session(
+                id=new_id(),
+                user_id=user.id,
+                refresh_jti=new_id(),
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + timedelta(seconds=self._policy.refresh_ttl_seconds),
+                user_agent=client.user_agent,
+                ip_address=client.ip_address,
+            )
+        )
+        return self._issue(user, session)
+
+    async def refresh(
+        self, refresh_token: str, expected_session_id: str | None = None
+    ) -> TokenPair:
+        """Rotate a refresh token; ``expected_session_id`` binds it to one session."""
+        try:
+            claims = self._codec.decode_refresh(refresh_token)
+        except (TokenExpiredError, TokenInvalidError) as exc:
+            raise InvalidTokenError() from exc
+        if expected_session_id is not None and claims.session_id != expected_session_id:
+            raise InvalidTokenError()
+        now = self._clock.now()
+        session = await self._sessions.rotate(
+            claims.session_id,
+            expected_jti=claims.jti,
+            new_jti=new_id(),
+            now=now,
+            expires_at=now + timedelta(seconds=self._policy.refresh_ttl_seconds),
+        )
+        if session is None:
+            session = await self._resolve_failed_rotation(claims.session_id, claims.jti)
+        if session.user_id != claims.subject:
+            raise InvalidTokenError()
+        user = await self._users.get_by_id(session.user_id)
+        if user is None or not user.is_active:
+            raise InvalidTokenError()
+        return self._issue(user, session)
+
+    async def _resolve_failed_rotation(self, session_id: str, jti: str) -> Session:
+        """Tell a concurrent duplicate refresh from a replayed, already-rotated token."""
+        now = self._clock.now()
+        session = await self._sessions.get(session_id)
+        if session is None or not session.is_active(now):
+            raise InvalidTokenError()
+        grace = timedelta(seconds=self._policy.reuse_grace_seconds)
+        if (
+            jti == session.previous_refresh_jti
+            and session.rotated_at is not None
+            and now - session.rotated_at <= grace
+        ):
+            # The rotation that beat this request happened a moment ago: a client
+            # retrying or racing itself. Hand it the session's current token.
+            return session
+        await self._sessions.revoke(session.id, now)
+        logger.warning(
+            "Refresh token reuse detected; session %s of user %s revoked",
+            session.id,
+            session.user_id,
+        )
+        raise InvalidTokenError()
+
+    async def authenticate(self, claims: AccessClaims) -> Principal:
+        """The caller behind verified access-token claims, if session and user are live."""
+        session = await self._sessions.get(claims.session_id)
+        if (
+            session is None
+            or session.user_id != claims.subject
+            or not session.is_active(self._clock.now())
+        ):
+            raise InvalidTokenError()
+        user = await self._users.get_by_id(claims.subject)
+        if user is None or not user.is_active:
+            raise InvalidTokenError()
+        return Principal(user=user, session_id=session.id)
+
+    async def logout(self, principal: Principal) -> None:
+        await self._sessions.revoke(principal.session_id, self._clock.now())
+
+    async def logout_all(self, principal: Principal) -> None:
+        await self._sessions.revoke_all(principal.user.id, self._clock.now())
+
+    def _issue(self, user: User, session: Session) -> TokenPair:
+        now = self._clock.now()
+        access = self._codec.encode_access(
+            subject=user.id,
+            session_id=session.id,
+            role=user.role.value,
+            permissions=sorted(p.value for p in user.permissions),
+            now=now,
+            ttl_seconds=self._policy.access_ttl_seconds,
+        )
+        refresh = self._codec.encode_refresh(
+            subject=user.id,
+            session_id=session.id,
+            jti=session.refresh_jti,
+            now=now,
+            expires_at=session.expires_at,
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self._policy.access_ttl_seconds,
+        )

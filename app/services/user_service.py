@@ -1,0 +1,144 @@
+"""Profiles, password changes and the admin user management."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.factories.user_factory import UserFactory
+from app.interfaces.clock import Clock
+from app.interfaces.password_hasher import PasswordHasher
+from app.interfaces.repositories.session_repository import SessionRepository
+from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
+from app.models.auth import Principal
+from app.models.errors import IncorrectPasswordError, NotFoundError, SelfManagementError
+from app.models.role import Role
+from app.models.user import User
+from app.services.access_policy import AccessPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    email: str
+    password: str
+    full_name: str | None = None
+    role: Role = Role.USER
+    is_verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """An admin's partial update; None leaves a field as it is."""
+
+    full_name: str | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+    is_verified: bool | None = None
+    clear_full_name: bool = False
+
+
+class UserService:
+    """Everything done to a user record after registration."""
+
+    def __init__(
+        self,
+        users: UserRepository,
+        sessions: SessionRepository,
+        hasher: PasswordHasher,
+        factory: UserFactory,
+        policy: AccessPolicy,
+        clock: Clock,
+    ) -> None:
+        self._users = users
+        self._sessions = sessions
+        self._hasher = hasher
+        self._factory = factory
+        self._policy = policy
+        self._clock = clock
+
+    async def get(self, user_id: str) -> User:
+        user = await self._users.get_by_id(user_id)
+        if user is None:
+            raise NotFoundError("No user with this id.")
+        return user
+
+    async def update_profile(self, principal: Principal, full_name: str | None) -> User:
+        return await self._save(principal.user.id, {"full_name": full_name})
+
+    async def change_password(self, principal: Principal, current: str, new: str) -> None:
+        result = await self._hasher.verify(current, principal.user.hashed_password)
+        if not result.valid:
+            raise IncorrectPasswordError()
+        hashed = await self._hasher.hash(new)
+        now = self._clock.now()
+        await self._save(principal.user.id, {"hashed_password": hashed})
+        await self._sessions.revoke_all(
+            principal.user.id, now, except_session_id=principal.session_id
+        )
+
+    async def list_page(self, filters: UserFilter, limit: int, offset: int) -> UserPage:
+        return await self._users.list_page(filters, limit, offset)
+
+    async def list_after(self, filters: UserFilter, limit: int, after_id: str | None) -> list[User]:
+        return await self._users.list_after(filters, limit, after_id)
+
+    async def create(self, actor: User, new_user: NewUser) -> User:
+        self._policy.ensure_can_assign(actor, new_user.role)
+        hashed = await self._hasher.hash(new_user.password)
+        user = self._factory.create(
+            email=new_user.email,
+            hashed_password=hashed,
+            full_name=new_user.full_name,
+            role=new_user.role,
+            is_verified=new_user.is_verified,
+        )
+        return await self._users.add(user)
+
+    async def update(self, actor: User, user_id: str, changes: UserChanges) -> User:
+        target = await self.get(user_id)
+        self._policy.ensure_can_manage(actor, target)
+        values: dict[str, Any] = {}
+        if changes.full_name is not None or changes.clear_full_name:
+            values["full_name"] = changes.full_name
+        if changes.role is not None and changes.role is not target.role:
+            self._policy.ensure_can_assign(actor, changes.role)
+            if target.id == actor.id:
+                raise SelfManagementError()
+            values["role"] = changes.role
+            values["permissions"] = self._factory.permissions_for(changes.role)
+        if changes.is_active is not None and changes.is_active != target.is_active:
+            if target.id == actor.id:
+                raise SelfManagementError()
+            values["is_active"] = changes.is_active
+        if changes.is_verified is not None:
+            values["is_verified"] = changes.is_verified
+        if not values:
+            return target
+        updated = await self._save(target.id, values)
+        if not updated.is_active:
+            await self._sessions.revoke_all(updated.id, self._clock.now())
+        return updated
+
+    async def delete(self, actor: User, user_id: str) -> None:
+        target = await self.get(user_id)
+        self._policy.ensure_can_manage(actor, target)
+        if target.id == actor.id:
+            raise SelfManagementError()
+        await self._sessions.revoke_all(target.id, self._clock.now())
+        if not await self._users.delete(target.id):
+            raise NotFoundError("No user with this id.")
+
+    async def _save(self, user_id: str, values: dict[str, Any]) -> User:
+        updated = await self._users.update(user_id, values, self._clock.now())
+        if updated is None:
+            raise NotFoundError("No user with this id.")
+        return updated
+
+    async def ensure_superuser(self, email: str, password: str) -> tuple[User, bool]:
+        """Create the first superadmin unless an account with this email exists."""
+        existing = await self._users.get_by_email(email.strip().lower())
+        if existing is not None:
+            return existing, False
+        hashed = await self._hasher.hash(password)
+        user = self._factory.create(
+            email=email, hashed_password=hashed, role=Role.SUPERADMIN, is_verified=True
+        )
+        return await self._users.add(user), True
