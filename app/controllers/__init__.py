@@ -1,0 +1,1 @@
+"""Controllers: thin adapters from DTOs to service calls and back."""

@@ -1,0 +1,1 @@
+"""HTTP middleware (pure ASGI) and the exception handlers that shape error bodies."""

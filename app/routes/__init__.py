@@ -1,0 +1,1 @@
+"""Class-based routes, one package per API version."""

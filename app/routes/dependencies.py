@@ -1,0 +1,67 @@
+"""FastAPI dependencies that resolve the authenticated caller and check permissions."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.controllers.auth_controller import AuthController
+from app.interfaces.token_codec import TokenCodec, TokenExpiredError, TokenInvalidError
+from app.middlewares.token_refresh_middleware import STATE_KEY, RequestAuth
+from app.models.auth import ClientInfo, Principal
+from app.models.errors import InvalidTokenError, NotAuthenticatedError, PermissionDeniedError
+from app.models.role import Permission
+
+LOGIN_PATH = "/api/v1/auth/login"
+
+# auto_error=False: a missing token must become our problem response, not FastAPI's.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=LOGIN_PATH, auto_error=False)
+
+MAX_USER_AGENT_LENGTH = 512
+
+
+class AuthDependencies:
+    """Builds the ``Depends`` callables the routes use to require a caller."""
+
+    def __init__(self, controller: AuthController, codec: TokenCodec) -> None:
+        self._controller = controller
+        self._codec = codec
+
+    async def principal(
+        self, request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    ) -> Principal:
+        if not token:
+            raise NotAuthenticatedError()
+        auth = request.scope.get("state", {}).get(STATE_KEY)
+        if isinstance(auth, RequestAuth) and auth.token == token:
+            claims = auth.claims
+        else:
+            claims = self._decode(token)
+        if claims is None:
+            raise InvalidTokenError()
+        return await self._controller.authenticate(claims)
+
+    def require(self, permission: Permission) -> Callable[..., Awaitable[Principal]]:
+        async def dependency(
+            principal: Annotated[Principal, Depends(self.principal)],
+        ) -> Principal:
+            if not principal.user.has_permission(permission):
+                raise PermissionDeniedError()
+            return principal
+
+        return dependency
+
+    def _decode(self, token: str) -> Any:
+        try:
+            return self._codec.decode_access(token)
+        except (TokenExpiredError, TokenInvalidError):
+            return None
+
+
+def client_info(request: Request) -> ClientInfo:
+    user_agent = request.headers.get("user-agent")
+    return ClientInfo(
+        user_agent=user_agent[:MAX_USER_AGENT_LENGTH] if user_agent else None,
+        ip_address=request.client.host if request.client else None,
+    )

@@ -1,0 +1,1 @@
+"""Pydantic DTOs: what crosses the HTTP boundary. Input models forbid unknown fields."""

@@ -1,0 +1,7 @@
+"""Health DTOs."""
+
+from pydantic import BaseModel
+
+
+class HealthStatus(BaseModel):
+    status: str
