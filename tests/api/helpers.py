@@ -1,0 +1,103 @@
+"""HTTP helpers shared by the API tests."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.conftest import DEFAULT_PASSWORD, SUPERUSER_EMAIL, SUPERUSER_PASSWORD
+
+V1 = "/api/v1"
+V2 = "/api/v2"
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class LoggedIn:
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "code", "request_id"} <= body.keys()
+    if code is not None:
+        assert body["code"] == code, body
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    return body
+
+
+async def register(
+    client: httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD, **extra: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{V1}/auth/register", json={"email": email, "password": password, **extra}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def login(
+    client: httpx.AsyncClient,
+    email: str,
+    password: str = DEFAULT_PASSWORD,
+    headers: dict[str, str] | None = None,
+) -> LoggedIn:
+    response = await client.post(
+        f"{V1}/auth/login", data={"username": email, "password": password}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    me = await client.get(f"{V1}/users/me", headers=bearer(tokens["access_token"]))
+    assert me.status_code == 200, me.text
+    return LoggedIn(
+        user_id=me.json()["id"],
+        email=email,
+        password=password,
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+    )
+
+
+async def register_and_login(
+    client: httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD
+) -> LoggedIn:
+    await register(client, email, password)
+    return await login(client, email, password)
+
+
+async def login_superuser(client: httpx.AsyncClient) -> LoggedIn:
+    return await login(client, SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
+
+
+async def create_user_as(
+    client: httpx.AsyncClient,
+    actor: LoggedIn,
+    email: str,
+    role: str = "user",
+    password: str = DEFAULT_PASSWORD,
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{V1}/users",
+        json={"email": email, "password": password, "role": role, "is_verified": True},
+        headers=actor.headers,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body

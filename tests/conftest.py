@@ -1,0 +1,87 @@
+"""Shared fixtures: settings on a fresh SQLite file, the app with its lifespan, a client."""
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.main import create_app
+from app.utils.keys import generate_private_key, private_pem, public_pem
+
+SUPERUSER_EMAIL = "root@example.com"
+SUPERUSER_PASSWORD = "root-password-1"
+DEFAULT_PASSWORD = "correct-horse-battery"
+
+
+@dataclass(frozen=True)
+class KeyPems:
+    access_private: str
+    access_public: str
+    refresh_private: str
+    refresh_public: str
+
+
+@pytest.fixture(scope="session")
+def key_pems() -> KeyPems:
+    """RSA keys are slow to generate, so one set serves the whole run."""
+    access, refresh = generate_private_key(), generate_private_key()
+    return KeyPems(
+        access_private=private_pem(access).decode(),
+        access_public=public_pem(access.public_key()).decode(),
+        refresh_private=private_pem(refresh).decode(),
+        refresh_public=public_pem(refresh.public_key()).decode(),
+    )
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str, key_pems: KeyPems) -> SettingsFactory:
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "_env_file": None,
+            "environment": "test",
+            "database_url": database_url,
+            "data_dir": tmp_path / "data",
+            "access_token_private_key": key_pems.access_private,
+            "access_token_public_key": key_pems.access_public,
+            "refresh_token_private_key": key_pems.refresh_private,
+            "refresh_token_public_key": key_pems.refresh_public,
+            "first_superuser_email": SUPERUSER_EMAIL,
+            "first_superuser_password": SUPERUSER_PASSWORD,
+            "password_hash_concurrency": 2,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
