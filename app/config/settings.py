@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
+        # `KEY=` in a .env means "not set", not an empty string that fails to parse.
+        env_ignore_empty=True,
     )
 
     project_name: str = "oop-fastapi-backend"
