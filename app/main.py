@@ -1,8 +1,8 @@
 """The composition root: ``create_app(settings)`` wires every layer together."""
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -107,7 +107,7 @@ def build_container(settings: Settings) -> Container:
     )
 
 
-def _lifespan(container: Container):  # type: ignore[no-untyped-def]
+def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     settings = container.settings
 
     @asynccontextmanager

@@ -9,7 +9,12 @@ from app.interfaces.password_hasher import PasswordHasher
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
 from app.models.auth import Principal
-from app.models.errors import IncorrectPasswordError, NotFoundError, SelfManagementError
+from app.models.errors import (
+    EmailTakenError,
+    IncorrectPasswordError,
+    NotFoundError,
+    SelfManagementError,
+)
 from app.models.role import Role
 from app.models.user import User
 from app.services.access_policy import AccessPolicy
@@ -141,4 +146,11 @@ class UserService:
         user = self._factory.create(
             email=email, hashed_password=hashed, role=Role.SUPERADMIN, is_verified=True
         )
-        return await self._users.add(user), True
+        try:
+            return await self._users.add(user), True
+        except EmailTakenError:
+            # Another process starting at the same moment created it first.
+            winner = await self._users.get_by_email(user.email)
+            if winner is None:
+                raise
+            return winner, False
