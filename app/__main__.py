@@ -8,8 +8,8 @@ import sys
 from pydantic import TypeAdapter, ValidationError
 
 from app.config import ConfigurationError, load_settings
+from app.container import build_container
 from app.db import Database
-from app.main import build_container
 from app.repositories.sql.schema import create_schema
 from app.schemas.base import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, Email
 

@@ -3,108 +3,30 @@
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from functools import partial
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app.config import ConfigurationError, Settings, load_settings
-from app.controllers.admin_user_controller import AdminUserController
-from app.controllers.auth_controller import AuthController
-from app.controllers.system_controller import SystemController
-from app.controllers.user_controller import UserController
+from app.container import Container, build_container
 from app.db import Database
-from app.factories.user_factory import UserFactory
 from app.middlewares.body_size_limit_middleware import BodySizeLimitMiddleware
 from app.middlewares.exception_handlers import register_exception_handlers
 from app.middlewares.request_id_middleware import RequestIdMiddleware
 from app.middlewares.token_refresh_middleware import TokenRefreshMiddleware
-from app.repositories.sql.schema import SqlHealthProbe, create_schema
-from app.repositories.sql.session_repository import SqlSessionRepository
-from app.repositories.sql.user_repository import SqlUserRepository
+from app.repositories.sql.schema import create_schema
 from app.routes.dependencies import AuthDependencies
 from app.routes.system_routes import SystemRoutes
 from app.routes.v1.admin_user_routes import AdminUserRoutes
 from app.routes.v1.auth_routes import AuthRoutes
 from app.routes.v1.user_routes import UserRoutes
 from app.routes.v2.user_routes import UserRoutesV2
-from app.services.access_policy import AccessPolicy
-from app.services.auth_service import AuthPolicy, AuthService
-from app.services.session_service import SessionService
-from app.services.user_service import UserService
-from app.utils.clock import SystemClock
-from app.utils.jwt_codec import JwtTokenCodec
-from app.utils.keys import KeyRing
-from app.utils.password_hasher import PwdlibPasswordHasher
 
 logger = logging.getLogger("app")
 
 API_V1 = "/api/v1"
 API_V2 = "/api/v2"
 REFRESH_PATHS = (f"{API_V1}/auth/refresh",)
-
-
-@dataclass(frozen=True, slots=True)
-class Container:
-    """Every long-lived object of one app instance, built once by ``build_container``."""
-
-    settings: Settings
-    keys: KeyRing
-    codec: JwtTokenCodec
-    hasher: PwdlibPasswordHasher
-    auth_service: AuthService
-    user_service: UserService
-    auth_controller: AuthController
-    user_controller: UserController
-    admin_user_controller: AdminUserController
-    system_controller: SystemController
-
-
-def build_container(settings: Settings) -> Container:
-    clock = SystemClock()
-    engine = partial(Database.engine)
-    users = SqlUserRepository(engine)
-    sessions = SqlSessionRepository(engine)
-    keys = KeyRing(
-        access_private=settings.access_token_private_key,
-        access_public=settings.access_token_public_key,
-        refresh_private=settings.refresh_token_private_key,
-        refresh_public=settings.refresh_token_public_key,
-        data_dir=settings.data_dir,
-    )
-    codec = JwtTokenCodec(keys, settings.jwt_issuer, settings.jwt_audience)
-    hasher = PwdlibPasswordHasher(settings.password_hash_concurrency)
-    factory = UserFactory(clock)
-    policy = AccessPolicy()
-    auth_service = AuthService(
-        users,
-        sessions,
-        hasher,
-        codec,
-        factory,
-        clock,
-        AuthPolicy(
-            access_ttl_seconds=settings.access_token_ttl_seconds,
-            refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
-            reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
-            require_verified_email=settings.auth_require_verified_email,
-        ),
-    )
-    user_service = UserService(users, sessions, hasher, factory, policy, clock)
-    session_service = SessionService(sessions, users, policy, clock)
-    return Container(
-        settings=settings,
-        keys=keys,
-        codec=codec,
-        hasher=hasher,
-        auth_service=auth_service,
-        user_service=user_service,
-        auth_controller=AuthController(auth_service),
-        user_controller=UserController(user_service, session_service),
-        admin_user_controller=AdminUserController(user_service, session_service),
-        system_controller=SystemController(codec, SqlHealthProbe(engine)),
-    )
 
 
 def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -100,9 +100,14 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            # Browsers send Origin without a trailing slash; keep the forms comparable.
+            return [
+                origin.strip().rstrip("/") if isinstance(origin, str) else origin
+                for origin in value
+                if not isinstance(origin, str) or origin.strip()
+            ]
         return value
 
     @field_validator("database_url")

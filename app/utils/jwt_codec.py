@@ -23,6 +23,13 @@ ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
 
 
+def _timestamp(value: Any) -> datetime:
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        raise TokenInvalidError("timestamp out of range") from exc
+
+
 class JwtTokenCodec(TokenCodec):
     """Signs each token kind with its own key set; the first key of a set signs.
 
@@ -89,8 +96,8 @@ class JwtTokenCodec(TokenCodec):
             jti=claims["jti"],
             role=str(claims["role"]),
             permissions=tuple(perms),
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            issued_at=_timestamp(claims["iat"]),
+            expires_at=_timestamp(claims["exp"]),
         )
 
     def decode_refresh(self, token: str) -> RefreshClaims:
@@ -99,12 +106,30 @@ class JwtTokenCodec(TokenCodec):
             subject=claims["sub"],
             session_id=claims["sid"],
             jti=claims["jti"],
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            issued_at=_timestamp(claims["iat"]),
+            expires_at=_timestamp(claims["exp"]),
         )
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [key.public_jwk() for key in self._keys.access]}
+
+    def _expired(self, token: str, key: SigningKey) -> TokenExpiredError | TokenInvalidError:
+        """Classify an expired token: PyJWT checks ``exp`` before ``iss`` and ``aud``."""
+        try:
+            claims = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            return TokenInvalidError("token rejected")
+        session_id = claims.get("sid")
+        return TokenExpiredError(
+            "token expired", session_id if isinstance(session_id, str) else None
+        )
 
     @staticmethod
     def _sign(claims: dict[str, Any], key: SigningKey, typ: str) -> str:
@@ -152,18 +177,7 @@ class JwtTokenCodec(TokenCodec):
                 leeway=timedelta(seconds=0),
             )
         except jwt.ExpiredSignatureError as exc:
-            expired = jwt.decode(
-                token,
-                key.public_key,
-                algorithms=[ALGORITHM],
-                issuer=self._issuer,
-                audience=self._audience,
-                options={"verify_exp": False},
-            )
-            session_id = expired.get("sid")
-            raise TokenExpiredError(
-                "token expired", session_id if isinstance(session_id, str) else None
-            ) from exc
+            raise self._expired(token, key) from exc
         except jwt.PyJWTError as exc:
             raise TokenInvalidError("token rejected") from exc
         if claims.get("type") != token_type.value:

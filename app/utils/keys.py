@@ -50,15 +50,17 @@ def read_pem(value: str, setting: str) -> bytes:
     text = value.strip()
     if text.startswith("-----BEGIN"):
         return text.replace("\\n", "\n").encode()
-    path = Path(text)
-    if len(text) < 4096 and path.is_file():
-        return path.read_bytes()
     try:
         decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         decoded = b""
     if decoded.lstrip().startswith(b"-----BEGIN"):
         return decoded
+    try:
+        return Path(text).read_bytes()
+    except (OSError, ValueError):
+        # Not a readable path either (missing, a directory, or too long a name).
+        pass
     raise KeyLoadError(f"{setting} is not PEM text, base64 of PEM, or a path to a PEM file")
 
 

@@ -16,7 +16,8 @@ async def test_register_returns_user_with_lowercased_email(client: httpx.AsyncCl
     assert body["permissions"] == ["profile:read", "profile:update"]
     assert body["is_active"] is True
     assert body["is_verified"] is False
-    assert "hashed_password" not in body and "password" not in body
+    assert "hashed_password" not in body
+    assert "password" not in body
 
 
 async def test_register_duplicate_email_ignoring_case_is_409(client: httpx.AsyncClient) -> None:
@@ -50,7 +51,8 @@ async def test_login_returns_bearer_pair(client: httpx.AsyncClient) -> None:
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
-    assert body["access_token"] and body["refresh_token"]
+    assert body["access_token"]
+    assert body["refresh_token"]
     assert response.headers["cache-control"] == "no-store"
     me = await client.get(f"{V1}/users/me", headers=bearer(body["access_token"]))
     assert me.json()["email"] == "carol@example.com"
