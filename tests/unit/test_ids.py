@@ -40,3 +40,9 @@ def test_a_thousand_ids_are_unique() -> None:
     ids = [new_id() for _ in range(1000)]
 
     assert len(set(ids)) == 1000
+
+
+def test_ids_increase_within_one_millisecond() -> None:
+    ids = [new_id() for _ in range(5000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)

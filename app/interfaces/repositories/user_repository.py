@@ -44,7 +44,7 @@ class UserRepository(ABC):
 
     @abstractmethod
     async def delete(self, user_id: str) -> bool:
-        """Delete the user; True when a user was deleted."""
+        """Delete the user and every session of the user; True when a user was deleted."""
 
     @abstractmethod
     async def list_page(self, filters: UserFilter, limit: int, offset: int) -> UserPage:

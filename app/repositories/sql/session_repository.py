@@ -97,7 +97,9 @@ class SqlSessionRepository(SessionRepository):
         self, user_id: str, now: datetime, except_session_id: str | None = None
     ) -> int:
         statement = update(sessions).where(
-            sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)
+            sessions.c.user_id == user_id,
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > now,
         )
         if except_session_id is not None:
             statement = statement.where(sessions.c.id != except_session_id)
