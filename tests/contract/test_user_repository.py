@@ -1,0 +1,392 @@
+"""Contract of ``UserRepository``, run against every backend of ``backend``."""
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.factories.user_factory import UserFactory
+from app.interfaces.repositories import UserFilter
+from app.models.errors import EmailTakenError
+from app.models.role import Permission, Role
+from app.models.user import User
+from app.utils.ids import new_id
+from tests.contract.conftest import Backend
+
+
+def assert_utc(value: datetime) -> None:
+    assert value.tzinfo is not None, value
+    assert value.utcoffset() == timedelta(0), value
+
+
+def ids(users: list[User]) -> list[str]:
+    return [user.id for user in users]
+
+
+async def seed(backend: Backend) -> list[User]:
+    """Six users covering each filter; returned in id order (the listing order)."""
+    users = [
+        await backend.add_user("alice@example.com", is_verified=True),
+        await backend.add_user("albert@example.com"),
+        await backend.add_user("bob@example.com", role=Role.ADMIN, is_verified=True),
+        await backend.add_user("carol@example.com", role=Role.SUPERADMIN, is_verified=True),
+        await backend.add_user("dave@example.com"),
+        await backend.add_user("alina@example.com", role=Role.ADMIN),
+    ]
+    await backend.users.update(users[4].id, {"is_active": False}, backend.clock.now())
+    await backend.users.update(users[5].id, {"is_active": False}, backend.clock.now())
+    stored = [await backend.users.get_by_id(user.id) for user in users]
+    return sorted((user for user in stored if user is not None), key=lambda user: user.id)
+
+
+# --- add / get -------------------------------------------------------------------------
+
+
+async def test_add_then_get_by_id_and_email_round_trips_every_field(backend: Backend) -> None:
+    user = backend.new_user("alice@example.com", full_name="Alice", role=Role.ADMIN)
+    returned = await backend.users.add(user)
+    assert returned == user
+
+    by_id = await backend.users.get_by_id(user.id)
+    by_email = await backend.users.get_by_email("alice@example.com")
+    assert by_id == user
+    assert by_email == user
+    assert by_id is not None
+    assert by_id.role is Role.ADMIN
+    assert isinstance(by_id.permissions, frozenset)
+    assert by_id.permissions == UserFactory.permissions_for(Role.ADMIN)
+    assert all(isinstance(p, Permission) for p in by_id.permissions)
+    assert by_id.full_name == "Alice"
+    assert by_id.is_active is True
+    assert by_id.is_verified is False
+
+
+async def test_datetimes_come_back_aware_utc(backend: Backend) -> None:
+    user = await backend.add_user("tz@example.com")
+    stored = await backend.users.get_by_id(user.id)
+    assert stored is not None
+    assert_utc(stored.created_at)
+    assert_utc(stored.updated_at)
+    assert stored.created_at == user.created_at
+
+    # An aware time in another zone is stored as the same instant and read back in UTC.
+    paris = datetime(2031, 3, 4, 15, 30, 45, 123456, tzinfo=timezone(timedelta(hours=2)))
+    updated = await backend.users.update(user.id, {"full_name": "Tz"}, paris)
+    assert updated is not None
+    assert_utc(updated.updated_at)
+    assert updated.updated_at == paris
+    assert updated.updated_at.hour == 13
+    reread = await backend.users.get_by_id(user.id)
+    assert reread is not None
+    assert_utc(reread.updated_at)
+    assert reread.updated_at == paris
+
+
+async def test_get_missing_user_is_none(backend: Backend) -> None:
+    await backend.add_user("present@example.com")
+    assert await backend.users.get_by_id(new_id()) is None
+    assert await backend.users.get_by_email("absent@example.com") is None
+
+
+async def test_get_by_email_is_exact(backend: Backend) -> None:
+    await backend.add_user("exact@example.com")
+    assert await backend.users.get_by_email("exact@example.co") is None
+    assert await backend.users.get_by_email("xact@example.com") is None
+
+
+async def test_add_duplicate_email_raises_email_taken(backend: Backend) -> None:
+    first = await backend.add_user("dup@example.com")
+    with pytest.raises(EmailTakenError):
+        await backend.add_user("dup@example.com")
+    assert await backend.users.count() == 1
+    assert await backend.users.get_by_email("dup@example.com") == first
+
+
+async def test_twenty_concurrent_adds_of_one_email_store_exactly_one(backend: Backend) -> None:
+    candidates = [backend.new_user("race@example.com") for _ in range(20)]
+    assert len({user.id for user in candidates}) == 20
+
+    results = await asyncio.gather(
+        *(backend.users.add(user) for user in candidates), return_exceptions=True
+    )
+
+    winners = [r for r in results if isinstance(r, User)]
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1, results
+    assert len(losers) == 19
+    assert all(isinstance(r, EmailTakenError) for r in losers), losers
+    assert await backend.users.count() == 1
+    stored = await backend.users.get_by_email("race@example.com")
+    assert stored is not None
+    assert stored.id == winners[0].id
+
+
+# --- update ----------------------------------------------------------------------------
+
+
+async def test_update_applies_changes_and_sets_updated_at(backend: Backend) -> None:
+    user = await backend.add_user("upd@example.com")
+    later = backend.clock.advance(minutes=5)
+
+    updated = await backend.users.update(
+        user.id,
+        {"full_name": "Updated", "is_active": False, "is_verified": True},
+        later,
+    )
+
+    assert updated is not None
+    assert updated.full_name == "Updated"
+    assert updated.is_active is False
+    assert updated.is_verified is True
+    assert updated.updated_at == later
+    assert updated.created_at == user.created_at
+    assert updated.email == user.email
+    assert await backend.users.get_by_id(user.id) == updated
+
+
+async def test_update_role_and_permissions_round_trip_as_enums(backend: Backend) -> None:
+    user = await backend.add_user("promote@example.com")
+    permissions = UserFactory.permissions_for(Role.ADMIN)
+
+    updated = await backend.users.update(
+        user.id, {"role": Role.ADMIN, "permissions": permissions}, backend.clock.now()
+    )
+
+    assert updated is not None
+    stored = await backend.users.get_by_id(user.id)
+    assert stored is not None
+    for result in (updated, stored):
+        assert result.role is Role.ADMIN
+        assert isinstance(result.permissions, frozenset)
+        assert result.permissions == permissions
+        assert all(type(p) is Permission for p in result.permissions)
+
+
+async def test_update_email_to_a_taken_one_raises_email_taken(backend: Backend) -> None:
+    await backend.add_user("taken@example.com")
+    other = await backend.add_user("other@example.com")
+    with pytest.raises(EmailTakenError):
+        await backend.users.update(other.id, {"email": "taken@example.com"}, backend.clock.now())
+    assert await backend.users.get_by_id(other.id) == other
+
+
+async def test_update_missing_user_is_none(backend: Backend) -> None:
+    await backend.add_user("someone@example.com")
+    assert await backend.users.update(new_id(), {"full_name": "x"}, backend.clock.now()) is None
+
+
+async def test_update_only_touches_the_given_user(backend: Backend) -> None:
+    target = await backend.add_user("target@example.com")
+    bystander = await backend.add_user("bystander@example.com")
+    await backend.users.update(target.id, {"full_name": "T"}, backend.clock.advance(seconds=1))
+    assert await backend.users.get_by_id(bystander.id) == bystander
+
+
+# --- delete ----------------------------------------------------------------------------
+
+
+async def test_delete_is_true_once_then_false(backend: Backend) -> None:
+    user = await backend.add_user("gone@example.com")
+    keep = await backend.add_user("keep@example.com")
+
+    assert await backend.users.delete(user.id) is True
+    assert await backend.users.get_by_id(user.id) is None
+    assert await backend.users.get_by_email("gone@example.com") is None
+    assert await backend.users.delete(user.id) is False
+    assert await backend.users.get_by_id(keep.id) == keep
+    assert await backend.users.count() == 1
+
+
+async def test_deleted_email_can_be_registered_again(backend: Backend) -> None:
+    user = await backend.add_user("again@example.com")
+    assert await backend.users.delete(user.id) is True
+    second = await backend.add_user("again@example.com")
+    assert await backend.users.get_by_email("again@example.com") == second
+
+
+# --- list_page -------------------------------------------------------------------------
+
+
+async def test_list_page_without_filters_returns_all_with_total(backend: Backend) -> None:
+    users = await seed(backend)
+    page = await backend.users.list_page(UserFilter(), limit=100, offset=0)
+    assert page.total == 6
+    assert ids(page.items) == ids(users)
+    assert page.items == users
+
+
+@pytest.mark.parametrize(
+    ("filters", "emails"),
+    [
+        pytest.param(
+            UserFilter(role=Role.ADMIN), {"bob@example.com", "alina@example.com"}, id="role"
+        ),
+        pytest.param(UserFilter(role=Role.SUPERADMIN), {"carol@example.com"}, id="superadmin"),
+        pytest.param(
+            UserFilter(is_active=False),
+            {"dave@example.com", "alina@example.com"},
+            id="inactive",
+        ),
+        pytest.param(
+            UserFilter(is_active=True),
+            {"alice@example.com", "albert@example.com", "bob@example.com", "carol@example.com"},
+            id="active",
+        ),
+        pytest.param(
+            UserFilter(is_verified=True),
+            {"alice@example.com", "bob@example.com", "carol@example.com"},
+            id="verified",
+        ),
+        pytest.param(
+            UserFilter(is_verified=False),
+            {"albert@example.com", "dave@example.com", "alina@example.com"},
+            id="unverified",
+        ),
+        pytest.param(
+            UserFilter(email_prefix="al"),
+            {"alice@example.com", "albert@example.com", "alina@example.com"},
+            id="prefix",
+        ),
+        pytest.param(
+            UserFilter(email_prefix="ali"), {"alice@example.com", "alina@example.com"}, id="ali"
+        ),
+        pytest.param(UserFilter(email_prefix="zzz"), set(), id="no-match"),
+        pytest.param(
+            UserFilter(role=Role.ADMIN, is_active=True), {"bob@example.com"}, id="role+active"
+        ),
+        pytest.param(
+            UserFilter(email_prefix="al", is_verified=False, is_active=True),
+            {"albert@example.com"},
+            id="prefix+verified+active",
+        ),
+    ],
+)
+async def test_list_page_filters(backend: Backend, filters: UserFilter, emails: set[str]) -> None:
+    users = await seed(backend)
+    page = await backend.users.list_page(filters, limit=100, offset=0)
+    assert {user.email for user in page.items} == emails
+    assert page.total == len(emails)
+    expected_order = [user.id for user in users if user.email in emails]
+    assert ids(page.items) == expected_order
+
+
+async def test_list_page_limit_and_offset_walk_the_whole_set(backend: Backend) -> None:
+    users = await seed(backend)
+
+    first = await backend.users.list_page(UserFilter(), limit=4, offset=0)
+    second = await backend.users.list_page(UserFilter(), limit=4, offset=4)
+    beyond = await backend.users.list_page(UserFilter(), limit=4, offset=6)
+
+    assert ids(first.items) == ids(users[:4])
+    assert ids(second.items) == ids(users[4:])
+    assert beyond.items == []
+    # The total counts every match, not just the page.
+    assert first.total == second.total == beyond.total == 6
+
+
+async def test_list_page_limit_and_offset_with_a_filter(backend: Backend) -> None:
+    users = await seed(backend)
+    active = [user for user in users if user.is_active]
+    page = await backend.users.list_page(UserFilter(is_active=True), limit=2, offset=1)
+    assert ids(page.items) == ids(active[1:3])
+    assert page.total == 4
+
+
+async def test_list_page_is_in_creation_order(backend: Backend) -> None:
+    """Users created one after another list in that order (also within one millisecond)."""
+    created = [backend.new_user(f"order{i:02}@example.com") for i in range(30)]
+    for user in created:
+        await backend.users.add(user)
+    page = await backend.users.list_page(UserFilter(), limit=100, offset=0)
+    assert [u.email for u in page.items] == [u.email for u in created]
+
+
+async def test_email_prefix_treats_like_wildcards_literally(backend: Backend) -> None:
+    for email in (
+        "a_b@example.com",
+        "axb@example.com",
+        "a%c@example.com",
+        "abc@example.com",
+        "a\\d@example.com",
+        "aed@example.com",
+    ):
+        await backend.add_user(email)
+
+    async def matches(prefix: str) -> set[str]:
+        page = await backend.users.list_page(UserFilter(email_prefix=prefix), 100, 0)
+        after = await backend.users.list_after(UserFilter(email_prefix=prefix), 100, None)
+        assert {u.email for u in after} == {u.email for u in page.items}
+        assert page.total == len(page.items)
+        return {user.email for user in page.items}
+
+    assert await matches("a_") == {"a_b@example.com"}
+    assert await matches("a%") == {"a%c@example.com"}
+    assert await matches("a\\") == {"a\\d@example.com"}
+    assert await matches("%") == set()
+    assert await matches("_") == set()
+    assert len(await matches("a")) == 6
+
+
+# --- list_after ------------------------------------------------------------------------
+
+
+async def test_list_after_pages_in_id_order(backend: Backend) -> None:
+    users = await seed(backend)
+
+    first = await backend.users.list_after(UserFilter(), limit=4, after_id=None)
+    second = await backend.users.list_after(UserFilter(), limit=4, after_id=first[-1].id)
+    third = await backend.users.list_after(UserFilter(), limit=4, after_id=second[-1].id)
+
+    assert ids(first) == ids(users[:4])
+    assert ids(second) == ids(users[4:])
+    assert third == []
+    assert first + second == users
+
+
+async def test_list_after_applies_filters_and_excludes_the_cursor(backend: Backend) -> None:
+    users = await seed(backend)
+    active = [user for user in users if user.is_active]
+
+    page = await backend.users.list_after(
+        UserFilter(is_active=True), limit=10, after_id=active[0].id
+    )
+    assert ids(page) == ids(active[1:])
+    admins = await backend.users.list_after(UserFilter(role=Role.ADMIN), limit=10, after_id=None)
+    assert {u.email for u in admins} == {"bob@example.com", "alina@example.com"}
+
+
+async def test_list_after_cursor_of_a_deleted_user_still_works(backend: Backend) -> None:
+    users = await seed(backend)
+    assert await backend.users.delete(users[2].id)
+    page = await backend.users.list_after(UserFilter(), limit=10, after_id=users[2].id)
+    assert ids(page) == ids(users[3:])
+
+
+async def test_list_after_new_rows_arrive_at_the_end(backend: Backend) -> None:
+    users = await seed(backend)
+    first = await backend.users.list_after(UserFilter(), limit=3, after_id=None)
+    late = await backend.add_user("late@example.com")
+    rest = await backend.users.list_after(UserFilter(), limit=10, after_id=first[-1].id)
+    assert ids(first) == ids(users[:3])
+    assert ids(rest) == [*ids(users[3:]), late.id]
+
+
+# --- count -----------------------------------------------------------------------------
+
+
+async def test_count_follows_adds_and_deletes(backend: Backend) -> None:
+    assert await backend.users.count() == 0
+    first = await backend.add_user("one@example.com")
+    await backend.add_user("two@example.com")
+    assert await backend.users.count() == 2
+    await backend.users.delete(first.id)
+    assert await backend.users.count() == 1
+
+
+async def test_timestamps_are_utc_in_listings(backend: Backend) -> None:
+    await seed(backend)
+    page = await backend.users.list_page(UserFilter(), limit=100, offset=0)
+    after = await backend.users.list_after(UserFilter(), limit=100, after_id=None)
+    for user in [*page.items, *after]:
+        assert_utc(user.created_at)
+        assert_utc(user.updated_at)
