@@ -25,7 +25,6 @@ from tests.conftest import KeyPems
 SETTING = "ACCESS_TOKEN_PRIVATE_KEY"
 
 
-
 def public_key_of(pem: str) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem.encode())
     assert isinstance(key, rsa.RSAPublicKey)
