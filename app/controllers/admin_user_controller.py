@@ -81,6 +81,9 @@ class AdminUserController:
     async def get(self, user_id: str) -> UserRead:
         return UserRead.from_user(await self._users.get(user_id))
 
+    async def get_v2(self, user_id: str, self_link: str) -> UserReadV2:
+        return UserReadV2.from_user(await self._users.get(user_id), self_link)
+
     async def update(self, principal: Principal, user_id: str, body: AdminUserUpdate) -> UserRead:
         changes = UserChanges(
             full_name=body.full_name,

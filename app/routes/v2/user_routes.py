@@ -1,6 +1,7 @@
 """/api/v2/users: keyset-paginated listing and the v2 user representation."""
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Query, Request
 
@@ -57,6 +58,14 @@ class UserRoutesV2(BaseRoutes):
             cursor: Annotated[str | None, Query(max_length=512)] = None,
         ) -> UserListV2:
             return await admin.list_v2(filters, limit, cursor, _users_path(request))
+
+        @self.router.get(
+            "/{user_id}", responses=problems(401, 403, 404, 422), summary="Get a user (v2)"
+        )
+        async def get_user(
+            request: Request, user_id: UUID, _: Annotated[Principal, Depends(can_read_users)]
+        ) -> UserReadV2:
+            return await admin.get_v2(str(user_id), request.url.path)
 
 
 def _users_path(request: Request) -> str:
