@@ -1,9 +1,13 @@
 """Registration and login over HTTP."""
 
 import asyncio
+from datetime import UTC, datetime
 
+import bcrypt
 import httpx
 
+from app.db import Database
+from app.repositories.sql.user_repository import SqlUserRepository
 from tests.api.helpers import V1, assert_problem, bearer, login, register
 from tests.conftest import DEFAULT_PASSWORD
 
@@ -96,3 +100,18 @@ async def test_login_records_session_client(client: httpx.AsyncClient) -> None:
     assert entry["user_agent"] == "pytest-agent/1"
     assert entry["ip_address"] == "203.0.113.7"
     assert entry["current"] is True
+
+
+async def test_login_upgrades_a_bcrypt_hash_to_argon2id(client: httpx.AsyncClient) -> None:
+    user = await register(client, "legacy@example.com")
+    # Stands for an account imported from a system that hashed with bcrypt.
+    repository = SqlUserRepository(Database.engine)
+    legacy_hash = bcrypt.hashpw(DEFAULT_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    await repository.update(user["id"], {"hashed_password": legacy_hash}, datetime.now(UTC))
+
+    await login(client, "legacy@example.com")
+
+    stored = await repository.get_by_id(user["id"])
+    assert stored is not None
+    assert stored.hashed_password.startswith("$argon2id$")
+    await login(client, "legacy@example.com")
