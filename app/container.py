@@ -3,24 +3,45 @@
 from dataclasses import dataclass
 from functools import partial
 
-from app.config import Settings
+from app.commands.base import EmailBranding, EmailInvoker
+from app.config import EmailBackend, Settings
+from app.controllers.account_email_controller import AccountEmailController
+from app.controllers.admin_email_controller import AdminEmailController
 from app.controllers.admin_user_controller import AdminUserController
 from app.controllers.auth_controller import AuthController
 from app.controllers.system_controller import SystemController
 from app.controllers.user_controller import UserController
 from app.db import Database
 from app.factories.user_factory import UserFactory
+from app.interfaces.email_sender import EmailSender
+from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.one_time_code_repository import (
+    SqlCooldownRepository,
+    SqlOneTimeCodeRepository,
+)
+from app.repositories.sql.outbox_repository import SqlOutboxRepository
 from app.repositories.sql.schema import SqlHealthProbe
 from app.repositories.sql.session_repository import SqlSessionRepository
 from app.repositories.sql.user_repository import SqlUserRepository
 from app.services.access_policy import AccessPolicy
 from app.services.auth_service import AuthPolicy, AuthService
+from app.services.cooldown import EmailCooldown
+from app.services.email_verification_service import EmailVerificationService
+from app.services.one_time_code_service import CodePolicy, OneTimeCodeService
+from app.services.outbox_dispatcher import DeliveryPolicy, OutboxDispatcher
+from app.services.outbox_service import OutboxService
+from app.services.password_reset_service import PasswordResetService
 from app.services.session_service import SessionService
 from app.services.user_service import UserService
 from app.utils.clock import SystemClock
+from app.utils.email.console_sender import ConsoleEmailSender
+from app.utils.email.file_sender import FileEmailSender
+from app.utils.email.smtp_sender import SmtpConfig, SmtpEmailSender
 from app.utils.jwt_codec import JwtTokenCodec
+from app.utils.keyed_hasher import HmacHasher, SecretKey
 from app.utils.keys import KeyRing
 from app.utils.password_hasher import PwdlibPasswordHasher
+from app.utils.template_renderer import JinjaTemplateRenderer
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +50,51 @@ class Container:
 
     settings: Settings
     keys: KeyRing
+    secret: SecretKey
     codec: JwtTokenCodec
     hasher: PwdlibPasswordHasher
     auth_service: AuthService
     user_service: UserService
+    dispatcher: OutboxDispatcher
     auth_controller: AuthController
     user_controller: UserController
     admin_user_controller: AdminUserController
+    account_email_controller: AccountEmailController
+    admin_email_controller: AdminEmailController
     system_controller: SystemController
+
+
+def build_email_sender(settings: Settings) -> EmailSender:
+    """The Strategy for delivery, chosen by ``EMAIL_BACKEND``."""
+    if settings.email_backend is EmailBackend.SMTP:
+        return SmtpEmailSender(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                from_email=settings.emails_from_email,
+                from_name=settings.emails_from_name,
+                username=settings.smtp_user or None,
+                password=settings.smtp_password,
+                starttls=settings.smtp_starttls,
+                implicit_tls=settings.smtp_tls,
+                validate_certs=settings.smtp_validate_certs,
+                timeout_seconds=settings.smtp_timeout_seconds,
+            )
+        )
+    if settings.email_backend is EmailBackend.FILE:
+        return FileEmailSender(
+            settings.resolved_email_file_dir, settings.emails_from_email, settings.emails_from_name
+        )
+    return ConsoleEmailSender()
 
 
 def build_container(settings: Settings) -> Container:
     clock = SystemClock()
     engine = partial(Database.engine)
+    uow = SqlUnitOfWork(engine)
     users = SqlUserRepository(engine)
     sessions = SqlSessionRepository(engine)
+    outbox = SqlOutboxRepository(engine)
     keys = KeyRing(
         access_private=settings.access_token_private_key,
         access_public=settings.access_token_public_key,
@@ -51,10 +102,31 @@ def build_container(settings: Settings) -> Container:
         refresh_public=settings.refresh_token_public_key,
         data_dir=settings.data_dir,
     )
+    secret = SecretKey(settings.secret_key, settings.data_dir)
+    keyed_hasher = HmacHasher(secret)
     codec = JwtTokenCodec(keys, settings.jwt_issuer, settings.jwt_audience)
     hasher = PwdlibPasswordHasher(settings.password_hash_concurrency)
     factory = UserFactory(clock)
     policy = AccessPolicy()
+    invoker = EmailInvoker(
+        outbox,
+        JinjaTemplateRenderer(),
+        EmailBranding(project_name=settings.project_name, frontend_url=settings.frontend_url),
+        clock,
+    )
+    codes = OneTimeCodeService(
+        SqlOneTimeCodeRepository(engine),
+        keyed_hasher,
+        clock,
+        CodePolicy(ttl_seconds=settings.otp_ttl_seconds, max_attempts=settings.otp_max_attempts),
+    )
+    cooldown = EmailCooldown(
+        SqlCooldownRepository(engine), keyed_hasher, clock, settings.otp_resend_cooldown_seconds
+    )
+    verification = EmailVerificationService(users, codes, cooldown, invoker, uow, clock)
+    password_reset = PasswordResetService(
+        users, sessions, hasher, codes, cooldown, invoker, uow, clock
+    )
     auth_service = AuthService(
         users,
         sessions,
@@ -68,18 +140,37 @@ def build_container(settings: Settings) -> Container:
             reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
             require_verified_email=settings.auth_require_verified_email,
         ),
+        verification,
+        uow,
     )
-    user_service = UserService(users, sessions, hasher, factory, policy, clock)
+    user_service = UserService(users, sessions, hasher, factory, policy, clock, invoker, uow)
     session_service = SessionService(sessions, users, policy, clock)
+    dispatcher = OutboxDispatcher(
+        outbox,
+        build_email_sender(settings),
+        clock,
+        DeliveryPolicy(
+            batch_size=settings.outbox_batch_size,
+            max_attempts=settings.outbox_max_attempts,
+            lease_seconds=settings.outbox_lease_seconds,
+            backoff_base_seconds=settings.outbox_backoff_base_seconds,
+            backoff_max_seconds=settings.outbox_backoff_max_seconds,
+            poll_interval_seconds=settings.outbox_poll_interval_seconds,
+        ),
+    )
     return Container(
         settings=settings,
         keys=keys,
+        secret=secret,
         codec=codec,
         hasher=hasher,
         auth_service=auth_service,
         user_service=user_service,
+        dispatcher=dispatcher,
         auth_controller=AuthController(auth_service),
         user_controller=UserController(user_service, session_service),
         admin_user_controller=AdminUserController(user_service, session_service),
+        account_email_controller=AccountEmailController(verification, password_reset),
+        admin_email_controller=AdminEmailController(OutboxService(outbox)),
         system_controller=SystemController(codec, SqlHealthProbe(engine)),
     )

@@ -1,5 +1,6 @@
 """The composition root: ``create_app(settings)`` wires every layer together."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,6 +18,8 @@ from app.middlewares.token_refresh_middleware import TokenRefreshMiddleware
 from app.repositories.sql.schema import create_schema
 from app.routes.dependencies import AuthDependencies
 from app.routes.system_routes import SystemRoutes
+from app.routes.v1.account_email_routes import AccountEmailRoutes
+from app.routes.v1.admin_email_routes import AdminEmailRoutes
 from app.routes.v1.admin_user_routes import AdminUserRoutes
 from app.routes.v1.auth_routes import AuthRoutes
 from app.routes.v1.user_routes import UserRoutes
@@ -35,7 +38,10 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         container.keys.load()
+        container.secret.load()
         await create_schema(Database.connect(settings.database_url))
+        stop = asyncio.Event()
+        worker: asyncio.Task[None] | None = None
         try:
             if settings.first_superuser_email and settings.first_superuser_password:
                 _, created = await container.user_service.ensure_superuser(
@@ -43,8 +49,14 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
                 )
                 if created:
                     logger.info("Created the first superuser from FIRST_SUPERUSER_EMAIL")
+            if settings.email_worker_enabled:
+                worker = asyncio.create_task(container.dispatcher.run(stop), name="outbox")
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                # A send in flight finishes; its lease would cover it otherwise.
+                await worker
             await Database.dispose()
             container.hasher.close()
 
@@ -55,6 +67,12 @@ def _routers(container: Container) -> tuple[APIRouter, APIRouter]:
     auth = AuthDependencies(container.auth_controller, container.codec)
     v1 = APIRouter(prefix=API_V1)
     v1.include_router(AuthRoutes(container.auth_controller, auth).router)
+    v1.include_router(AccountEmailRoutes(container.account_email_controller).router)
+    v1.include_router(
+        AdminEmailRoutes(
+            container.account_email_controller, container.admin_email_controller, auth
+        ).router
+    )
     # /users/me must be matched before /users/{user_id}.
     v1.include_router(UserRoutes(container.user_controller, auth).router)
     v1.include_router(AdminUserRoutes(container.admin_user_controller, auth).router)

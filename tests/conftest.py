@@ -61,6 +61,10 @@ def make_settings(tmp_path: Path, database_url: str, key_pems: KeyPems) -> Setti
             "first_superuser_email": SUPERUSER_EMAIL,
             "first_superuser_password": SUPERUSER_PASSWORD,
             "password_hash_concurrency": 2,
+            "secret_key": "test-secret-key-with-at-least-32-characters",
+            # Email tests turn these on; the rest test accounts without the mail flow.
+            "auth_require_verified_email": False,
+            "email_worker_enabled": False,
         }
         values.update(overrides)
         return Settings(**values)
@@ -85,3 +89,15 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per distinct skip reason, instead of one per skipped test."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items()):
+        terminalreporter.write_line(f"skipped {count}: {reason}")

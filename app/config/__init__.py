@@ -1,5 +1,11 @@
 """Configuration: one Settings class read from the environment and `.env`."""
 
-from app.config.settings import ConfigurationError, Environment, Settings, load_settings
+from app.config.settings import (
+    ConfigurationError,
+    EmailBackend,
+    Environment,
+    Settings,
+    load_settings,
+)
 
-__all__ = ["ConfigurationError", "Environment", "Settings", "load_settings"]
+__all__ = ["ConfigurationError", "EmailBackend", "Environment", "Settings", "load_settings"]

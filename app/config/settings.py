@@ -31,6 +31,14 @@ def _alias(*names: str) -> Any:
     return AliasChoices(*names)
 
 
+class EmailBackend(StrEnum):
+    """Where emails go: a real SMTP server, the log (development) or .eml files."""
+
+    SMTP = "smtp"
+    CONSOLE = "console"
+    FILE = "file"
+
+
 class Settings(BaseSettings):
     """Every setting of the application, with its default.
 
@@ -73,7 +81,13 @@ class Settings(BaseSettings):
         default=None, validation_alias=_alias("REFRESH_TOKEN_PUBLIC_KEY", "REFRESHTOKENPUBLICKEY")
     )
 
-    auth_require_verified_email: bool = False
+    auth_require_verified_email: bool = True
+    # Keys the hashes of one-time codes. Unset in development: generated once under
+    # DATA_DIR; production refuses to start without a real one.
+    secret_key: str | None = Field(default=None, min_length=32)
+    otp_ttl_seconds: int = Field(default=600, ge=60, le=86_400)
+    otp_max_attempts: int = Field(default=5, ge=1, le=20)
+    otp_resend_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
     first_superuser_email: str | None = None
     first_superuser_password: str | None = None
     password_hash_concurrency: int | None = Field(default=None, ge=1, le=64)
@@ -83,17 +97,35 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)
 
-    # The original project's MongoDB and mail variables; the storage and email
-    # issues use them, Core only reads and validates them.
+    # The original project's MongoDB variables; the storage backend reads them.
     mongo_user: str | None = None
     mongo_pass: str | None = None
     mongo_host: str | None = None
     mongo_port: int | None = Field(default=None, ge=1, le=65_535)
     db_name: str = "app"
+
+    email_backend: EmailBackend = EmailBackend.CONSOLE
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
     smtp_user: str | None = None
     smtp_password: str | None = None
-    emails_from_email: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_validate_certs: bool = True
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    email_file_dir: Path | None = None
+    emails_from_email: str = "noreply@example.com"
     emails_from_name: str | None = None
+    # Links in emails point here (the page where a user types a code).
+    frontend_url: str = "http://localhost:3000"
+
+    email_worker_enabled: bool = True
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    outbox_max_attempts: int = Field(default=8, ge=1, le=50)
+    outbox_lease_seconds: int = Field(default=60, ge=5, le=3_600)
+    outbox_backoff_base_seconds: float = Field(default=2.0, gt=0, le=3_600)
+    outbox_backoff_max_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 
     @field_validator("backend_cors_origins", mode="before")
     @classmethod
@@ -129,6 +161,10 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def resolved_email_file_dir(self) -> Path:
+        return self.email_file_dir or self.data_dir / "emails"
+
+    @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
 
@@ -149,6 +185,12 @@ class Settings(BaseSettings):
             and self.first_superuser_password.lower() in PLACEHOLDER_SECRETS
         ):
             problems.append("FIRST_SUPERUSER_PASSWORD is a placeholder value; set a real secret")
+        if not self.secret_key or self.secret_key.lower() in PLACEHOLDER_SECRETS:
+            problems.append("SECRET_KEY must be set to a random value of 32+ characters")
+        if self.email_backend is EmailBackend.CONSOLE:
+            problems.append(
+                "EMAIL_BACKEND=console writes one-time codes to the log; use smtp in production"
+            )
         if "*" in self.backend_cors_origins:
             problems.append(
                 "BACKEND_CORS_ORIGINS='*' is refused in production: browsers send "

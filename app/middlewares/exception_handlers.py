@@ -26,6 +26,8 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidCursorError: 400,
     errors.IncorrectPasswordError: 400,
     errors.StorageUnavailableError: 503,
+    errors.InvalidCodeError: 400,
+    errors.TooManyRequestsError: 429,
 }
 
 
@@ -38,8 +40,15 @@ def _status_for(exc: errors.DomainError) -> int:
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)  # noqa: S101 - registered for this type only
+    headers = {}
+    if isinstance(exc, errors.TooManyRequestsError):
+        headers["Retry-After"] = str(exc.retry_after)
     return problem(
-        _status_for(exc), detail=exc.message, code=exc.code, request_id=request_id_of(request.scope)
+        _status_for(exc),
+        detail=exc.message,
+        code=exc.code,
+        request_id=request_id_of(request.scope),
+        headers=headers,
     )
 
 

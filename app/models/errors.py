@@ -75,3 +75,19 @@ class IncorrectPasswordError(DomainError):
 class SelfManagementError(ConflictError):
     code = "self_management_forbidden"
     message = "Use your own profile endpoints; the admin API cannot disable, demote or delete you."
+
+
+class InvalidCodeError(DomainError):
+    code = "invalid_code"
+    message = "The code is wrong, expired or already used."
+
+
+class TooManyRequestsError(DomainError):
+    """Refused for now; ``retry_after`` says in how many seconds to try again."""
+
+    code = "rate_limited"
+    message = "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -15,6 +15,7 @@ from app.interfaces.token_codec import (
     TokenExpiredError,
     TokenInvalidError,
 )
+from app.interfaces.unit_of_work import UnitOfWork
 from app.models.auth import ClientInfo, Principal, TokenPair
 from app.models.errors import (
     AccountDisabledError,
@@ -24,6 +25,7 @@ from app.models.errors import (
 )
 from app.models.session import Session
 from app.models.user import User
+from app.services.email_verification_service import EmailVerificationService
 from app.utils.ids import new_id
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,11 @@ class AuthService:
         factory: UserFactory,
         clock: Clock,
         policy: AuthPolicy,
+        verification: EmailVerificationService,
+        uow: UnitOfWork,
     ) -> None:
+        self._verification = verification
+        self._uow = uow
         self._users = users
         self._sessions = sessions
         self._hasher = hasher
@@ -63,7 +69,10 @@ class AuthService:
     async def register(self, email: str, password: str, full_name: str | None) -> User:
         hashed = await self._hasher.hash(password)
         user = self._factory.create(email=email, hashed_password=hashed, full_name=full_name)
-        return await self._users.add(user)
+        async with self._uow.atomic():
+            await self._users.add(user)
+            await self._verification.send_code(user)
+        return user
 
     async def login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         user = await self._users.get_by_email(email.strip().lower())

@@ -3,11 +3,14 @@
 from dataclasses import dataclass
 from typing import Any
 
+from app.commands.base import EmailInvoker
+from app.commands.email_commands import PasswordChangedCommand
 from app.factories.user_factory import UserFactory
 from app.interfaces.clock import Clock
 from app.interfaces.password_hasher import PasswordHasher
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
+from app.interfaces.unit_of_work import UnitOfWork
 from app.models.auth import Principal
 from app.models.errors import (
     EmailTakenError,
@@ -51,7 +54,11 @@ class UserService:
         factory: UserFactory,
         policy: AccessPolicy,
         clock: Clock,
+        invoker: EmailInvoker,
+        uow: UnitOfWork,
     ) -> None:
+        self._invoker = invoker
+        self._uow = uow
         self._users = users
         self._sessions = sessions
         self._hasher = hasher
@@ -74,10 +81,12 @@ class UserService:
             raise IncorrectPasswordError()
         hashed = await self._hasher.hash(new)
         now = self._clock.now()
-        await self._save(principal.user.id, {"hashed_password": hashed})
-        await self._sessions.revoke_all(
-            principal.user.id, now, except_session_id=principal.session_id
-        )
+        async with self._uow.atomic():
+            updated = await self._save(principal.user.id, {"hashed_password": hashed})
+            await self._sessions.revoke_all(
+                principal.user.id, now, except_session_id=principal.session_id
+            )
+            await self._invoker.execute(PasswordChangedCommand(updated, now))
 
     async def list_page(self, filters: UserFilter, limit: int, offset: int) -> UserPage:
         return await self._users.list_page(filters, limit, offset)

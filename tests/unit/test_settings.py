@@ -193,7 +193,7 @@ def test_defaults() -> None:
     assert settings.access_token_public_key is None
     assert settings.refresh_token_private_key is None
     assert settings.refresh_token_public_key is None
-    assert settings.auth_require_verified_email is False
+    assert settings.auth_require_verified_email is True
     assert settings.first_superuser_email is None
     assert settings.first_superuser_password is None
     assert settings.password_hash_concurrency is None
@@ -207,7 +207,7 @@ def test_defaults() -> None:
     assert settings.db_name == "app"
     assert settings.smtp_user is None
     assert settings.smtp_password is None
-    assert settings.emails_from_email is None
+    assert settings.emails_from_email == "noreply@example.com"
     assert settings.emails_from_name is None
     assert settings.is_production is False
     assert settings.has_configured_keys is False
@@ -399,7 +399,9 @@ def test_placeholder_password_and_wildcard_are_allowed_outside_production(
 
 async def test_production_starts_with_keys_set(make_settings: SettingsFactory) -> None:
     settings = make_settings(
-        environment="production", backend_cors_origins=["https://app.example.com"]
+        environment="production",
+        backend_cors_origins=["https://app.example.com"],
+        email_backend="smtp",
     )
     assert settings.production_problems() == []
 
@@ -409,4 +411,4 @@ async def test_production_starts_with_keys_set(make_settings: SettingsFactory) -
         assert keys.access[0].kid
         assert keys.refresh[0].kid
 
-    assert not (settings.data_dir / "keys").exists()  # no development keys were generated
+    assert not (settings.data_dir / "keys").exists()  # no development keys or secret

@@ -1,7 +1,20 @@
 """Repository contracts, shaped so a document store can implement them too:
 string ids, no joins, and compare-and-set updates where concurrency matters."""
 
+from app.interfaces.repositories.one_time_code_repository import (
+    CooldownRepository,
+    OneTimeCodeRepository,
+)
+from app.interfaces.repositories.outbox_repository import OutboxRepository
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
 
-__all__ = ["SessionRepository", "UserFilter", "UserPage", "UserRepository"]
+__all__ = [
+    "CooldownRepository",
+    "OneTimeCodeRepository",
+    "OutboxRepository",
+    "SessionRepository",
+    "UserFilter",
+    "UserPage",
+    "UserRepository",
+]

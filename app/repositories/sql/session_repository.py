@@ -1,36 +1,27 @@
 """Sessions in SQL."""
 
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.models.session import Session
+from app.repositories.sql.base import SqlRepository
 from app.repositories.sql.tables import sessions
 
 
-class SqlSessionRepository(SessionRepository):
+class SqlSessionRepository(SqlRepository, SessionRepository):
     """``SessionRepository`` on SQLAlchemy Core; rotation is one conditional UPDATE."""
 
-    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
-        # A provider, not an engine: the engine is opened in the app's lifespan.
-        self._provider = engine
-
-    @property
-    def _engine(self) -> AsyncEngine:
-        return self._provider()
-
     async def add(self, session: Session) -> Session:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(sessions).values(**asdict(session)))
         return session
 
     async def get(self, session_id: str) -> Session | None:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             row = (
                 (await conn.execute(select(sessions).where(sessions.c.id == session_id)))
                 .mappings()
@@ -63,7 +54,7 @@ class SqlSessionRepository(SessionRepository):
             )
             .returning(sessions)
         )
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             row = (await conn.execute(statement)).mappings().first()
         return self._to_session(row) if row is not None else None
 
@@ -77,7 +68,7 @@ class SqlSessionRepository(SessionRepository):
             )
             .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
         )
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             rows = await conn.execute(query)
             return [self._to_session(row) for row in rows.mappings()]
 
@@ -89,7 +80,7 @@ class SqlSessionRepository(SessionRepository):
         )
         if user_id is not None:
             statement = statement.where(sessions.c.user_id == user_id)
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(statement.values(revoked_at=now))
         return result.rowcount > 0
 
@@ -103,7 +94,7 @@ class SqlSessionRepository(SessionRepository):
         )
         if except_session_id is not None:
             statement = statement.where(sessions.c.id != except_session_id)
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(statement.values(revoked_at=now))
         return result.rowcount
 

@@ -10,10 +10,13 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -68,4 +71,45 @@ sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
     Index("ix_sessions_user_id", "user_id"),
+)
+
+one_time_codes = Table(
+    "one_time_codes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("code_hash", String(128), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    UniqueConstraint("user_id", "purpose", name="uq_one_time_codes_user_purpose"),
+)
+
+cooldowns = Table(
+    "cooldowns",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("last_at", UtcDateTime, nullable=False),
+)
+
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("last_error", String(1000), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
 )

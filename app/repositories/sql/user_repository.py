@@ -1,18 +1,18 @@
 """Users in SQL."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
 from app.models.errors import EmailTakenError
 from app.models.role import Permission, Role
 from app.models.user import User
+from app.repositories.sql.base import SqlRepository
 from app.repositories.sql.tables import users
 
 
@@ -20,20 +20,12 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlUserRepository(UserRepository):
+class SqlUserRepository(SqlRepository, UserRepository):
     """``UserRepository`` on SQLAlchemy Core; ``permissions`` is a JSON list column."""
-
-    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
-        # A provider, not an engine: the engine is opened in the app's lifespan.
-        self._provider = engine
-
-    @property
-    def _engine(self) -> AsyncEngine:
-        return self._provider()
 
     async def add(self, user: User) -> User:
         try:
-            async with self._engine.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(insert(users).values(**self._to_row(user)))
         except IntegrityError as exc:
             raise EmailTakenError() from exc
@@ -48,7 +40,7 @@ class SqlUserRepository(UserRepository):
     async def update(self, user_id: str, changes: dict[str, Any], now: datetime) -> User | None:
         values = self._to_row_values({**changes, "updated_at": now})
         try:
-            async with self._engine.begin() as conn:
+            async with self._write() as conn:
                 result = await conn.execute(
                     update(users).where(users.c.id == user_id).values(**values).returning(users)
                 )
@@ -58,13 +50,13 @@ class SqlUserRepository(UserRepository):
         return self._to_user(row) if row is not None else None
 
     async def delete(self, user_id: str) -> bool:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(delete(users).where(users.c.id == user_id))
         return result.rowcount > 0
 
     async def list_page(self, filters: UserFilter, limit: int, offset: int) -> UserPage:
         condition = self._condition(filters)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             total = (
                 await conn.execute(select(func.count()).select_from(users).where(condition))
             ).scalar_one()
@@ -79,16 +71,16 @@ class SqlUserRepository(UserRepository):
         if after_id is not None:
             condition = condition & (users.c.id > after_id)
         query: Select[Any] = select(users).where(condition).order_by(users.c.id).limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             rows = await conn.execute(query)
             return [self._to_user(row) for row in rows.mappings()]
 
     async def count(self) -> int:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return (await conn.execute(select(func.count()).select_from(users))).scalar_one()
 
     async def _one(self, query: Select[Any]) -> User | None:
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).mappings().first()
         return self._to_user(row) if row is not None else None
 

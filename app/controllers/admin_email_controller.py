@@ -1,0 +1,22 @@
+"""The outbox as admins see it."""
+
+from app.models.email import OutboxStatus
+from app.schemas.email import OutboxEntryRead, OutboxList
+from app.services.outbox_service import OutboxService
+
+
+class AdminEmailController:
+    """Lists queued emails without their bodies (which hold one-time codes)."""
+
+    def __init__(self, outbox: OutboxService) -> None:
+        self._outbox = outbox
+
+    async def list_messages(
+        self, status: OutboxStatus | None, limit: int, cursor: str | None
+    ) -> OutboxList:
+        messages = await self._outbox.list_messages(status, limit + 1, cursor)
+        page, more = messages[:limit], len(messages) > limit
+        return OutboxList(
+            items=[OutboxEntryRead.from_message(m) for m in page],
+            next_cursor=page[-1].id if more and page else None,
+        )

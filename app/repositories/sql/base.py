@@ -1,0 +1,73 @@
+"""What every SQL repository shares: the engine provider and the ambient transaction."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.interfaces.unit_of_work import UnitOfWork
+
+# The connection of the unit of work running in this task, if any. A ContextVar
+# keeps concurrent requests apart: each asyncio task sees only its own.
+_current_connection: ContextVar[AsyncConnection | None] = ContextVar(
+    "sql_unit_of_work_connection", default=None
+)
+
+
+class SqlRepository:
+    """Base of the SQL adapters: joins the current unit of work or runs on its own."""
+
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+        # A provider, not an engine: the engine is opened in the app's lifespan.
+        self._engine = engine
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction: the unit of work's, or a new one committed on exit."""
+        current = _current_connection.get()
+        if current is not None:
+            yield current
+            return
+        async with self._engine().begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        current = _current_connection.get()
+        if current is not None:
+            yield current
+            return
+        async with self._engine().connect() as conn:
+            yield conn
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """One transaction around every repository call made inside ``atomic()``."""
+
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        if _current_connection.get() is not None:
+            yield  # nested: the outer unit of work commits
+            return
+        async with self._engine().begin() as conn:
+            token = _current_connection.set(conn)
+            try:
+                yield
+            finally:
+                _current_connection.reset(token)
+
+
+def dialect_insert(conn: AsyncConnection, table: Table) -> SqliteInsert | PostgresInsert:
+    """An INSERT that supports ``ON CONFLICT``: SQLite and PostgreSQL share the syntax."""
+    if conn.dialect.name == "postgresql":
+        return postgres_insert(table)
+    return sqlite_insert(table)

@@ -1,0 +1,147 @@
+"""The email outbox in SQL."""
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from app.interfaces.repositories.outbox_repository import OutboxRepository
+from app.models.email import EmailKind, OutboxMessage, OutboxStatus
+from app.repositories.sql.base import SqlRepository
+from app.repositories.sql.tables import outbox_messages as outbox
+
+MAX_ERROR_LENGTH = 1000
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(outbox.c.status == OutboxStatus.PENDING.value, outbox.c.next_attempt_at <= now),
+        and_(outbox.c.status == OutboxStatus.SENDING.value, outbox.c.lease_until <= now),
+    )
+
+
+class SqlOutboxRepository(SqlRepository, OutboxRepository):
+    """``OutboxRepository`` on SQL.
+
+    A claim is one ``UPDATE … WHERE id IN (due ids) AND <still due> RETURNING``. On
+    PostgreSQL the inner select skips rows another claimer has locked; the repeated
+    condition makes a row that another claimer took in the meantime drop out, so no
+    message is ever returned to two claimers. SQLite runs one writer at a time.
+    """
+
+    async def add(self, message: OutboxMessage) -> None:
+        async with self._write() as conn:
+            await conn.execute(insert(outbox).values(**self._to_row(message)))
+
+    async def claim(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[OutboxMessage]:
+        due_ids = (
+            select(outbox.c.id)
+            .where(_due(now))
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(outbox)
+            .where(outbox.c.id.in_(due_ids.scalar_subquery()), _due(now))
+            .values(
+                status=OutboxStatus.SENDING.value,
+                lease_owner=owner,
+                lease_until=lease_until,
+                attempts=outbox.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(outbox)
+        )
+        async with self._write() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return sorted((self._to_message(row) for row in rows), key=lambda m: m.next_attempt_at)
+
+    async def mark_sent(self, message_id: str, owner: str, now: datetime) -> bool:
+        return await self._finish(
+            message_id, owner, status=OutboxStatus.SENT, sent_at=now, updated_at=now
+        )
+
+    async def mark_retry(
+        self, message_id: str, owner: str, error: str, next_attempt_at: datetime, now: datetime
+    ) -> bool:
+        return await self._finish(
+            message_id,
+            owner,
+            status=OutboxStatus.PENDING,
+            last_error=error[:MAX_ERROR_LENGTH],
+            next_attempt_at=next_attempt_at,
+            updated_at=now,
+        )
+
+    async def mark_failed(self, message_id: str, owner: str, error: str, now: datetime) -> bool:
+        return await self._finish(
+            message_id,
+            owner,
+            status=OutboxStatus.FAILED,
+            last_error=error[:MAX_ERROR_LENGTH],
+            updated_at=now,
+        )
+
+    async def get(self, message_id: str) -> OutboxMessage | None:
+        async with self._read() as conn:
+            row = (
+                (await conn.execute(select(outbox).where(outbox.c.id == message_id)))
+                .mappings()
+                .first()
+            )
+        return self._to_message(row) if row is not None else None
+
+    async def list_messages(
+        self, status: OutboxStatus | None, limit: int, before_id: str | None
+    ) -> list[OutboxMessage]:
+        query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(outbox.c.status == status.value)
+        if before_id is not None:
+            query = query.where(outbox.c.id < before_id)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._to_message(row) for row in rows]
+
+    async def count_by_status(self) -> dict[OutboxStatus, int]:
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        counts = dict.fromkeys(OutboxStatus, 0)
+        for status, count in rows:
+            counts[OutboxStatus(status)] = count
+        return counts
+
+    async def _finish(self, message_id: str, owner: str, **values: Any) -> bool:
+        values["status"] = values["status"].value
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.id == message_id,
+                outbox.c.lease_owner == owner,
+                outbox.c.status == OutboxStatus.SENDING.value,
+            )
+            .values(lease_owner=None, lease_until=None, **values)
+        )
+        async with self._write() as conn:
+            result = await conn.execute(statement)
+        return result.rowcount == 1
+
+    @staticmethod
+    def _to_row(message: OutboxMessage) -> dict[str, Any]:
+        row = asdict(message)
+        row["kind"] = message.kind.value
+        row["status"] = message.status.value
+        return row
+
+    @staticmethod
+    def _to_message(row: RowMapping) -> OutboxMessage:
+        values = {name: row[name] for name in OutboxMessage.__dataclass_fields__}
+        values["kind"] = EmailKind(values["kind"])
+        values["status"] = OutboxStatus(values["status"])
+        return OutboxMessage(**values)

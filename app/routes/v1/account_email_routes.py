@@ -1,0 +1,66 @@
+"""/api/v1/auth: email verification and password reset by one-time code."""
+
+from fastapi import status
+
+from app.controllers.account_email_controller import AccountEmailController
+from app.interfaces.route import BaseRoutes
+from app.routes.responses import problems
+from app.schemas.email import (
+    AcceptedResponse,
+    EmailAddressRequest,
+    ResetPasswordRequest,
+    VerifyEmailRequest,
+)
+from app.schemas.user import UserRead
+
+
+class AccountEmailRoutes(BaseRoutes):
+    """Endpoints a signed-out user reaches through a code sent by email.
+
+    Requests naming an address answer the same whether or not an account has it.
+    """
+
+    prefix = "/auth"
+    tags = ("auth",)
+
+    def __init__(self, controller: AccountEmailController) -> None:
+        self._controller = controller
+        super().__init__()
+
+    def register(self) -> None:
+        controller = self._controller
+
+        @self.router.post(
+            "/verify-email", responses=problems(400, 422), summary="Verify an email address"
+        )
+        async def verify_email(body: VerifyEmailRequest) -> UserRead:
+            return await controller.verify_email(body)
+
+        @self.router.post(
+            "/resend-verification",
+            status_code=status.HTTP_202_ACCEPTED,
+            responses=problems(422, 429),
+            summary="Send a new verification code",
+        )
+        async def resend_verification(body: EmailAddressRequest) -> AcceptedResponse:
+            await controller.resend_verification(body)
+            return AcceptedResponse()
+
+        @self.router.post(
+            "/forgot-password",
+            status_code=status.HTTP_202_ACCEPTED,
+            responses=problems(422, 429),
+            summary="Send a password reset code",
+        )
+        async def forgot_password(body: EmailAddressRequest) -> AcceptedResponse:
+            await controller.forgot_password(body)
+            return AcceptedResponse()
+
+        @self.router.post(
+            "/reset-password",
+            status_code=status.HTTP_204_NO_CONTENT,
+            responses=problems(400, 422),
+            summary="Choose a new password with a reset code; every session ends",
+        )
+        async def reset_password(body: ResetPasswordRequest) -> None:
+            await controller.reset_password(body)

@@ -1,0 +1,1 @@
+"""Email senders: SMTP, console (development) and .eml files."""
