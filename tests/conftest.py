@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from app.utils.keys import generate_private_key, private_pem, public_pem
+from tests.smtp_server import smtp_server  # noqa: F401 - a fixture for every test package
 
 SUPERUSER_EMAIL = "root@example.com"
 SUPERUSER_PASSWORD = "root-password-1"
