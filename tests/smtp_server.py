@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 def free_port() -> int:
@@ -49,7 +48,7 @@ class _Handler:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address.lower() in self.refused_recipients:
             return "550 5.1.1 No such user here"
@@ -57,7 +56,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTPServer, session: Session, envelope: Envelope
+        self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         raw = envelope.original_content or envelope.content or b""
         assert isinstance(raw, bytes)
@@ -75,7 +74,7 @@ class _Authenticator:
         self._credentials = (username.encode(), password.encode())
 
     def __call__(
-        self, server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
         if isinstance(data, LoginPassword) and (data.login, data.password) == self._credentials:
             return AuthResult(success=True)
