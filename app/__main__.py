@@ -9,19 +9,17 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.config import ConfigurationError, load_settings
 from app.container import build_container
-from app.db import Database
-from app.repositories.sql.schema import create_schema
 from app.schemas.base import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, Email
 
 
 async def _create_superuser(email: str, password: str) -> int:
     settings = load_settings()
     container = build_container(settings)
-    await create_schema(Database.connect(settings.database_url))
+    await container.storage.open()
     try:
         user, created = await container.user_service.ensure_superuser(email, password)
     finally:
-        await Database.dispose()
+        await container.storage.close()
         container.hasher.close()
     if created:
         print(f"Created superuser {user.email} ({user.id})")

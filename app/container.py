@@ -1,7 +1,6 @@
 """Dependency injection: build every long-lived object once and hand each its collaborators."""
 
 from dataclasses import dataclass
-from functools import partial
 
 from app.commands.base import EmailBranding, EmailInvoker
 from app.config import EmailBackend, Settings
@@ -11,18 +10,10 @@ from app.controllers.admin_user_controller import AdminUserController
 from app.controllers.auth_controller import AuthController
 from app.controllers.system_controller import SystemController
 from app.controllers.user_controller import UserController
-from app.db import Database
 from app.factories.user_factory import UserFactory
 from app.interfaces.email_sender import EmailSender
-from app.repositories.sql.base import SqlUnitOfWork
-from app.repositories.sql.one_time_code_repository import (
-    SqlCooldownRepository,
-    SqlOneTimeCodeRepository,
-)
-from app.repositories.sql.outbox_repository import SqlOutboxRepository
-from app.repositories.sql.schema import SqlHealthProbe
-from app.repositories.sql.session_repository import SqlSessionRepository
-from app.repositories.sql.user_repository import SqlUserRepository
+from app.interfaces.storage import Storage
+from app.repositories.sql.storage import SqlStorage
 from app.services.access_policy import AccessPolicy
 from app.services.auth_service import AuthPolicy, AuthService
 from app.services.cooldown import EmailCooldown
@@ -49,6 +40,7 @@ class Container:
     """Every long-lived object of one app instance, built once by ``build_container``."""
 
     settings: Settings
+    storage: Storage
     keys: KeyRing
     secret: SecretKey
     codec: JwtTokenCodec
@@ -88,13 +80,14 @@ def build_email_sender(settings: Settings) -> EmailSender:
     return ConsoleEmailSender()
 
 
+def build_storage(settings: Settings) -> Storage:
+    return SqlStorage(settings.database_url)
+
+
 def build_container(settings: Settings) -> Container:
     clock = SystemClock()
-    engine = partial(Database.engine)
-    uow = SqlUnitOfWork(engine)
-    users = SqlUserRepository(engine)
-    sessions = SqlSessionRepository(engine)
-    outbox = SqlOutboxRepository(engine)
+    storage = build_storage(settings)
+    uow, users, sessions, outbox = storage.uow, storage.users, storage.sessions, storage.outbox
     keys = KeyRing(
         access_private=settings.access_token_private_key,
         access_public=settings.access_token_public_key,
@@ -115,13 +108,13 @@ def build_container(settings: Settings) -> Container:
         clock,
     )
     codes = OneTimeCodeService(
-        SqlOneTimeCodeRepository(engine),
+        storage.codes,
         keyed_hasher,
         clock,
         CodePolicy(ttl_seconds=settings.otp_ttl_seconds, max_attempts=settings.otp_max_attempts),
     )
     cooldown = EmailCooldown(
-        SqlCooldownRepository(engine), keyed_hasher, clock, settings.otp_resend_cooldown_seconds
+        storage.cooldowns, keyed_hasher, clock, settings.otp_resend_cooldown_seconds
     )
     verification = EmailVerificationService(users, codes, cooldown, invoker, uow, clock)
     password_reset = PasswordResetService(
@@ -160,6 +153,7 @@ def build_container(settings: Settings) -> Container:
     )
     return Container(
         settings=settings,
+        storage=storage,
         keys=keys,
         secret=secret,
         codec=codec,
@@ -172,5 +166,5 @@ def build_container(settings: Settings) -> Container:
         admin_user_controller=AdminUserController(user_service, session_service),
         account_email_controller=AccountEmailController(verification, password_reset),
         admin_email_controller=AdminEmailController(OutboxService(outbox)),
-        system_controller=SystemController(codec, SqlHealthProbe(engine)),
+        system_controller=SystemController(codec, storage.probe),
     )

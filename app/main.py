@@ -10,12 +10,10 @@ from starlette.middleware.cors import CORSMiddleware
 
 from app.config import ConfigurationError, Settings, load_settings
 from app.container import Container, build_container
-from app.db import Database
 from app.middlewares.body_size_limit_middleware import BodySizeLimitMiddleware
 from app.middlewares.exception_handlers import register_exception_handlers
 from app.middlewares.request_id_middleware import RequestIdMiddleware
 from app.middlewares.token_refresh_middleware import TokenRefreshMiddleware
-from app.repositories.sql.schema import create_schema
 from app.routes.dependencies import AuthDependencies
 from app.routes.system_routes import SystemRoutes
 from app.routes.v1.account_email_routes import AccountEmailRoutes
@@ -39,7 +37,7 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         container.keys.load()
         container.secret.load()
-        await create_schema(Database.connect(settings.database_url))
+        await container.storage.open()
         stop = asyncio.Event()
         worker: asyncio.Task[None] | None = None
         try:
@@ -57,7 +55,7 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
             if worker is not None:
                 # A send in flight finishes; its lease would cover it otherwise.
                 await worker
-            await Database.dispose()
+            await container.storage.close()
             container.hasher.close()
 
     return lifespan

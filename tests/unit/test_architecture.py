@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "interfaces": {"models"},
     "utils": {"interfaces", "models"},
     "factories": {"interfaces", "models", "utils"},
-    "repositories": {"interfaces", "models"},
+    "repositories": {"interfaces", "models", "db"},
     "commands": {"interfaces", "models", "utils"},
     "services": {"interfaces", "models", "factories", "utils", "commands"},
     "schemas": {"models"},
