@@ -8,11 +8,54 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
+from urllib.parse import quote_plus
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pymongo.errors import ConfigurationError as ConfigurationErrorPyMongo
+from pymongo.errors import InvalidURI
+from pymongo.uri_parser import parse_uri
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "password", "secret"})
+
+
+MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
+# Plain driver names map to the async drivers the app runs on.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def normalise_database_url(value: str) -> str:
+    """Check a DATABASE_URL and name the async driver for SQL ones."""
+    value = value.strip()
+    if value.startswith(MONGO_SCHEMES):
+        try:
+            parse_uri(value)
+        except (InvalidURI, ConfigurationErrorPyMongo, ValueError) as exc:
+            raise ValueError(f"not a valid MongoDB URL ({exc})") from None
+        return value
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(
+            "must be a URL such as sqlite+aiosqlite:///./data/app.db, "
+            "postgresql+asyncpg://user:pass@host/db or mongodb://host:27017/db"
+        ) from None
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(
+            f"unsupported database {url.drivername!r}: use sqlite, postgresql or mongodb"
+        )
+    if driver.startswith("postgresql") and not url.database:
+        raise ValueError("a PostgreSQL URL must name a database")
+    return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
 class ConfigurationError(RuntimeError):
@@ -145,9 +188,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be a URL such as sqlite+aiosqlite:///./data/app.db")
-        return value
+        return normalise_database_url(value)
 
     @model_validator(mode="after")
     def _check_key_pairs(self) -> Self:
@@ -159,6 +200,28 @@ class Settings(BaseSettings):
             if bool(private) != bool(public):
                 raise ValueError(f"{name}_PRIVATE_KEY and {name}_PUBLIC_KEY must be set together")
         return self
+
+    @property
+    def mongo_url(self) -> str | None:
+        """The MongoDB URL when MongoDB is the store: DATABASE_URL or the MONGO_* variables."""
+        if self.database_url.startswith(MONGO_SCHEMES):
+            return self.database_url
+        if self.mongo_host:
+            credentials = ""
+            if self.mongo_user:
+                credentials = quote_plus(self.mongo_user)
+                if self.mongo_pass:
+                    credentials += ":" + quote_plus(self.mongo_pass)
+                credentials += "@"
+            port = f":{self.mongo_port}" if self.mongo_port else ""
+            return f"mongodb://{credentials}{self.mongo_host}{port}/{self.db_name}"
+        return None
+
+    @property
+    def mongo_database(self) -> str:
+        url = self.mongo_url
+        database = parse_uri(url).get("database") if url else None
+        return database or self.db_name
 
     @property
     def resolved_email_file_dir(self) -> Path:
