@@ -13,6 +13,7 @@ from app.controllers.user_controller import UserController
 from app.factories.user_factory import UserFactory
 from app.interfaces.email_sender import EmailSender
 from app.interfaces.storage import Storage
+from app.repositories.mongo.storage import MongoStorage
 from app.repositories.sql.storage import SqlStorage
 from app.services.access_policy import AccessPolicy
 from app.services.auth_service import AuthPolicy, AuthService
@@ -81,6 +82,10 @@ def build_email_sender(settings: Settings) -> EmailSender:
 
 
 def build_storage(settings: Settings) -> Storage:
+    """SQL or MongoDB, from DATABASE_URL (or the original project's MONGO_* variables)."""
+    mongo_url = settings.mongo_url
+    if mongo_url is not None:
+        return MongoStorage(mongo_url, settings.mongo_database)
     return SqlStorage(settings.database_url)
 
 

@@ -1,0 +1,1 @@
+"""MongoDB adapters on PyMongo's native async API, with explicit document mapping."""

@@ -1,0 +1,144 @@
+"""Users in MongoDB."""
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from app.db.mongo import Document
+from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
+from app.models.errors import EmailTakenError
+from app.models.role import Permission, Role
+from app.models.user import User
+from app.repositories.mongo.base import MongoRepository, unavailable_as_domain_error
+
+FIELDS = (
+    "email",
+    "hashed_password",
+    "full_name",
+    "role",
+    "permissions",
+    "is_active",
+    "is_verified",
+    "created_at",
+    "updated_at",
+)
+
+
+class MongoUserRepository(MongoRepository, UserRepository):
+    """``UserRepository`` on a ``users`` collection; ``_id`` is the user id.
+
+    Deleting a user also deletes its sessions and codes: there are no foreign keys.
+    """
+
+    collection_name = "users"
+
+    async def add(self, user: User) -> User:
+        async with unavailable_as_domain_error():
+            try:
+                await self._collection.insert_one(self._to_document(user), session=self._session())
+            except DuplicateKeyError as exc:
+                raise EmailTakenError() from exc
+        return user
+
+    async def get_by_id(self, user_id: str) -> User | None:
+        return await self._find_one({"_id": user_id})
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._find_one({"email": email})
+
+    async def update(self, user_id: str, changes: dict[str, Any], now: datetime) -> User | None:
+        values = self._to_values({**changes, "updated_at": now})
+        async with unavailable_as_domain_error():
+            try:
+                document = await self._collection.find_one_and_update(
+                    {"_id": user_id},
+                    {"$set": values},
+                    return_document=ReturnDocument.AFTER,
+                    session=self._session(),
+                )
+            except DuplicateKeyError as exc:
+                raise EmailTakenError() from exc
+        return self._to_user(document) if document is not None else None
+
+    async def delete(self, user_id: str) -> bool:
+        session = self._session()
+        database = self._database()
+        async with unavailable_as_domain_error():
+            result = await self._collection.delete_one({"_id": user_id}, session=session)
+            await database["sessions"].delete_many({"user_id": user_id}, session=session)
+            await database["one_time_codes"].delete_many({"user_id": user_id}, session=session)
+        return result.deleted_count > 0
+
+    async def list_page(self, filters: UserFilter, limit: int, offset: int) -> UserPage:
+        query = self._query(filters)
+        async with unavailable_as_domain_error():
+            total = await self._collection.count_documents(query, session=self._session())
+            documents = await self._collection.find(
+                query, sort=[("_id", 1)], skip=offset, limit=limit, session=self._session()
+            ).to_list(None)
+        return UserPage(items=[self._to_user(d) for d in documents], total=total)
+
+    async def list_after(self, filters: UserFilter, limit: int, after_id: str | None) -> list[User]:
+        query = self._query(filters)
+        if after_id is not None:
+            query["_id"] = {"$gt": after_id}
+        async with unavailable_as_domain_error():
+            documents = await self._collection.find(
+                query, sort=[("_id", 1)], limit=limit, session=self._session()
+            ).to_list(None)
+        return [self._to_user(d) for d in documents]
+
+    async def count(self) -> int:
+        async with unavailable_as_domain_error():
+            return await self._collection.count_documents({}, session=self._session())
+
+    async def _find_one(self, query: Document) -> User | None:
+        async with unavailable_as_domain_error():
+            document = await self._collection.find_one(query, session=self._session())
+        return self._to_user(document) if document is not None else None
+
+    @staticmethod
+    def _query(filters: UserFilter) -> Document:
+        query: Document = {}
+        if filters.role is not None:
+            query["role"] = filters.role.value
+        if filters.is_active is not None:
+            query["is_active"] = filters.is_active
+        if filters.is_verified is not None:
+            query["is_verified"] = filters.is_verified
+        if filters.email_prefix:
+            # An anchored, escaped prefix: uses the email index and has no wildcards.
+            query["email"] = {"$regex": "^" + re.escape(filters.email_prefix)}
+        return query
+
+    @classmethod
+    def _to_document(cls, user: User) -> Document:
+        values = {name: getattr(user, name) for name in FIELDS}
+        return {"_id": user.id, **cls._to_values(values)}
+
+    @staticmethod
+    def _to_values(values: dict[str, Any]) -> Document:
+        document = dict(values)
+        if "role" in document:
+            document["role"] = Role(document["role"]).value
+        if "permissions" in document:
+            document["permissions"] = sorted(Permission(p).value for p in document["permissions"])
+        return document
+
+    @staticmethod
+    def _to_user(document: Document) -> User:
+        return User(
+            id=document["_id"],
+            email=document["email"],
+            hashed_password=document["hashed_password"],
+            full_name=document.get("full_name"),
+            role=Role(document["role"]),
+            permissions=frozenset(Permission(p) for p in document["permissions"]),
+            is_active=document["is_active"],
+            is_verified=document["is_verified"],
+            created_at=document["created_at"],
+            updated_at=document["updated_at"],
+        )
