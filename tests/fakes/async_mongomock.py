@@ -1,0 +1,144 @@
+"""An in-process MongoDB for the tests: mongomock behind PyMongo's async API.
+
+This is the one sanctioned fake (no MongoDB server can be installed here). It wraps
+only the calls the adapters make, with PyMongo's signatures, so the adapters' real
+queries and updates run against mongomock's implementation of MongoDB semantics.
+Each call runs to completion without yielding, which makes every single-document
+operation atomic, as it is on a real server.
+"""
+
+from typing import Any
+
+import mongomock
+from pymongo import ReturnDocument
+
+
+class AsyncCursor:
+    def __init__(self, documents: list[dict[str, Any]]) -> None:
+        self._documents = documents
+
+    async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        return self._documents if length is None else self._documents[:length]
+
+    def __aiter__(self) -> "AsyncCursor":
+        self._iterator = iter(self._documents)
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+class AsyncCollection:
+    def __init__(self, collection: mongomock.Collection) -> None:
+        self._collection = collection
+
+    async def insert_one(self, document: dict[str, Any], session: Any = None) -> Any:
+        return self._collection.insert_one(document)
+
+    async def find_one(self, query: dict[str, Any], session: Any = None) -> Any:
+        return self._collection.find_one(query)
+
+    def find(
+        self,
+        query: dict[str, Any],
+        sort: list[tuple[str, int]] | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        session: Any = None,
+    ) -> AsyncCursor:
+        cursor = self._collection.find(query)
+        if sort:
+            cursor = cursor.sort(sort)
+        if skip:
+            cursor = cursor.skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return AsyncCursor(list(cursor))
+
+    async def find_one_and_update(
+        self,
+        query: dict[str, Any],
+        update: dict[str, Any],
+        sort: list[tuple[str, int]] | None = None,
+        return_document: bool = ReturnDocument.BEFORE,
+        session: Any = None,
+    ) -> Any:
+        return self._collection.find_one_and_update(
+            query, update, sort=sort, return_document=return_document
+        )
+
+    async def update_one(
+        self,
+        query: dict[str, Any],
+        update: dict[str, Any],
+        upsert: bool = False,
+        session: Any = None,
+    ) -> Any:
+        return self._collection.update_one(query, update, upsert=upsert)
+
+    async def update_many(
+        self, query: dict[str, Any], update: dict[str, Any], session: Any = None
+    ) -> Any:
+        return self._collection.update_many(query, update)
+
+    async def replace_one(
+        self,
+        query: dict[str, Any],
+        document: dict[str, Any],
+        upsert: bool = False,
+        session: Any = None,
+    ) -> Any:
+        return self._collection.replace_one(query, document, upsert=upsert)
+
+    async def delete_one(self, query: dict[str, Any], session: Any = None) -> Any:
+        return self._collection.delete_one(query)
+
+    async def delete_many(self, query: dict[str, Any], session: Any = None) -> Any:
+        return self._collection.delete_many(query)
+
+    async def count_documents(self, query: dict[str, Any], session: Any = None) -> int:
+        count: int = self._collection.count_documents(query)
+        return count
+
+    async def aggregate(self, pipeline: list[dict[str, Any]], session: Any = None) -> AsyncCursor:
+        return AsyncCursor(list(self._collection.aggregate(pipeline)))
+
+    async def create_indexes(self, indexes: list[Any]) -> list[str]:
+        names = []
+        for index in indexes:
+            document = dict(index.document)
+            keys = list(document.pop("key").items())
+            document.pop("expireAfterSeconds", None)  # mongomock keeps no TTL monitor
+            names.append(self._collection.create_index(keys, **document))
+        return names
+
+
+class AsyncDatabase:
+    def __init__(self, database: mongomock.Database) -> None:
+        self._database = database
+
+    def __getitem__(self, name: str) -> AsyncCollection:
+        return AsyncCollection(self._database[name])
+
+    async def command(self, name: str) -> dict[str, Any]:
+        if name in ("ping", "hello"):
+            # A standalone server: no "setName", so no multi-document transactions.
+            return {"ok": 1.0}
+        raise NotImplementedError(name)
+
+
+class AsyncMongomockClient:
+    """Stands in for ``pymongo.AsyncMongoClient`` (install it with MongoConnection.install)."""
+
+    def __init__(self) -> None:
+        self._client = mongomock.MongoClient(tz_aware=True)
+        self.admin = AsyncDatabase(self._client["admin"])
+
+    def __getitem__(self, name: str) -> AsyncDatabase:
+        return AsyncDatabase(self._client[name])
+
+    async def close(self) -> None:
+        self._client.close()
