@@ -25,10 +25,9 @@ def _due(now: datetime) -> ColumnElement[bool]:
 class SqlOutboxRepository(SqlRepository, OutboxRepository):
     """``OutboxRepository`` on SQL.
 
-    A claim is one ``UPDATE … WHERE id IN (due ids) AND <still due> RETURNING``. On
-    PostgreSQL the inner select skips rows another claimer has locked; the repeated
-    condition makes a row that another claimer took in the meantime drop out, so no
-    message is ever returned to two claimers. SQLite runs one writer at a time.
+    A claim selects due ids (on PostgreSQL skipping rows another claimer has locked),
+    then updates those ids that are *still* due: a row that another claimer took in
+    the meantime drops out, so no message is ever returned to two claimers.
     """
 
     async def add(self, message: OutboxMessage) -> None:
@@ -45,20 +44,30 @@ class SqlOutboxRepository(SqlRepository, OutboxRepository):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        statement = (
-            update(outbox)
-            .where(outbox.c.id.in_(due_ids.scalar_subquery()), _due(now))
-            .values(
-                status=OutboxStatus.SENDING.value,
-                lease_owner=owner,
-                lease_until=lease_until,
-                attempts=outbox.c.attempts + 1,
-                updated_at=now,
-            )
-            .returning(outbox)
-        )
         async with self._write() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
+            # Two statements, not UPDATE … WHERE id IN (subquery): PostgreSQL may run
+            # the subquery once per row, and its LIMIT then stops limiting.
+            ids = list((await conn.execute(due_ids)).scalars())
+            if not ids:
+                return []
+            rows = (
+                (
+                    await conn.execute(
+                        update(outbox)
+                        .where(outbox.c.id.in_(ids), _due(now))
+                        .values(
+                            status=OutboxStatus.SENDING.value,
+                            lease_owner=owner,
+                            lease_until=lease_until,
+                            attempts=outbox.c.attempts + 1,
+                            updated_at=now,
+                        )
+                        .returning(outbox)
+                    )
+                )
+                .mappings()
+                .all()
+            )
         return sorted((self._to_message(row) for row in rows), key=lambda m: m.next_attempt_at)
 
     async def mark_sent(self, message_id: str, owner: str, now: datetime) -> bool:
