@@ -55,17 +55,22 @@ class OutboxDispatcher:
         self.owner = secrets.token_hex(12)
 
     async def dispatch_once(self) -> int:
-        """Deliver one batch of due messages; returns how many were handled."""
-        now = self._clock.now()
-        batch = await self._outbox.claim(
-            self.owner,
-            now,
-            now + timedelta(seconds=self._policy.lease_seconds),
-            self._policy.batch_size,
-        )
-        for message in batch:
-            await self._deliver(message)
-        return len(batch)
+        """Deliver up to ``batch_size`` due messages; returns how many were handled.
+
+        Each message is claimed just before it is sent, so its lease always covers
+        its own send and never runs out behind a slow batch.
+        """
+        handled = 0
+        while handled < self._policy.batch_size:
+            now = self._clock.now()
+            claimed = await self._outbox.claim(
+                self.owner, now, now + timedelta(seconds=self._policy.lease_seconds), 1
+            )
+            if not claimed:
+                break
+            await self._deliver(claimed[0])
+            handled += 1
+        return handled
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; a failing database only pauses the loop."""
