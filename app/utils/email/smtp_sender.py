@@ -8,6 +8,11 @@ from app.interfaces.email_sender import EmailDeliveryError, EmailSender
 from app.models.email import OutboxMessage
 from app.utils.email.mime import build_mime
 
+# Refusals of this mailbox or this message (RFC 5321 §4.2.3): sending again cannot
+# help. Other 5xx answers, such as 530 "authentication required", come from our own
+# configuration and succeed once it is fixed, so they are retried.
+PERMANENT_CODES = frozenset({550, 551, 552, 553, 554})
+
 
 @dataclass(frozen=True, slots=True)
 class SmtpConfig:
@@ -26,8 +31,8 @@ class SmtpConfig:
 class SmtpEmailSender(EmailSender):
     """Plain SMTP, STARTTLS or implicit TLS, with optional login.
 
-    A 5xx answer to the recipient or the message is permanent; everything else
-    (refused connection, timeout, 4xx, failed login) is worth retrying later.
+    A refused mailbox or message is permanent; everything else (refused connection,
+    timeout, 4xx, failed login, a server demanding TLS) is worth retrying later.
     """
 
     def __init__(self, config: SmtpConfig) -> None:
@@ -53,13 +58,13 @@ class SmtpEmailSender(EmailSender):
             codes = [error.code for error in exc.recipients]
             raise EmailDeliveryError(
                 f"recipient refused (SMTP {', '.join(map(str, codes))})",
-                permanent=all(500 <= code < 600 for code in codes),
+                permanent=all(code in PERMANENT_CODES for code in codes),
             ) from exc
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise EmailDeliveryError(f"SMTP login failed ({exc.code})") from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise EmailDeliveryError(
-                f"SMTP server answered {exc.code}", permanent=500 <= exc.code < 600
+                f"SMTP server answered {exc.code}", permanent=exc.code in PERMANENT_CODES
             ) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise EmailDeliveryError(f"SMTP connection failed: {type(exc).__name__}") from exc
