@@ -129,9 +129,6 @@ class SmtpTestServer:
         self._controller = Controller(
             self._handler, hostname=self.host, port=self.port, ready_timeout=10, **kwargs
         )
-        if self._implicit_tls:
-            # The readiness probe of aiosmtpd speaks plain SMTP; skip it for TLS.
-            self._controller._trigger_server = lambda: None  # type: ignore[method-assign]
         self._controller.start()
 
     def stop(self) -> None:
