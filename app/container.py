@@ -103,7 +103,11 @@ def build_container(settings: Settings) -> Container:
     secret = SecretKey(settings.secret_key, settings.data_dir)
     keyed_hasher = HmacHasher(secret)
     codec = JwtTokenCodec(keys, settings.jwt_issuer, settings.jwt_audience)
-    hasher = PwdlibPasswordHasher(settings.password_hash_concurrency)
+    hasher = PwdlibPasswordHasher(
+        settings.password_hash_concurrency,
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+    )
     factory = UserFactory(clock)
     policy = AccessPolicy()
     invoker = EmailInvoker(

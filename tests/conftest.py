@@ -62,6 +62,9 @@ def make_settings(tmp_path: Path, database_url: str, key_pems: KeyPems) -> Setti
             "first_superuser_email": SUPERUSER_EMAIL,
             "first_superuser_password": SUPERUSER_PASSWORD,
             "password_hash_concurrency": 2,
+            # Cheap hashing keeps the suite fast; tests of the hasher use the defaults.
+            "argon2_memory_kib": 1024,
+            "argon2_time_cost": 1,
             "secret_key": "test-secret-key-with-at-least-32-characters",
             # Email tests turn these on; the rest test accounts without the mail flow.
             "auth_require_verified_email": False,

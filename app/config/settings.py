@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     first_superuser_email: str | None = None
     first_superuser_password: str | None = None
     password_hash_concurrency: int | None = Field(default=None, ge=1, le=64)
+    # argon2id cost. The defaults are the OWASP minimum, which production enforces;
+    # raise them where logins may take longer.
+    argon2_memory_kib: int = Field(default=19_456, ge=8, le=4_194_304)
+    argon2_time_cost: int = Field(default=2, ge=1, le=50)
 
     backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -250,6 +254,11 @@ class Settings(BaseSettings):
             problems.append("FIRST_SUPERUSER_PASSWORD is a placeholder value; set a real secret")
         if not self.secret_key or self.secret_key.lower() in PLACEHOLDER_SECRETS:
             problems.append("SECRET_KEY must be set to a random value of 32+ characters")
+        if self.argon2_memory_kib < 19_456 or self.argon2_time_cost < 2:
+            problems.append(
+                "ARGON2_MEMORY_KIB and ARGON2_TIME_COST must be at least the OWASP minimum "
+                "(19456 KiB, 2 iterations) in production"
+            )
         if self.email_backend is EmailBackend.CONSOLE:
             problems.append(
                 "EMAIL_BACKEND=console writes one-time codes to the log; use smtp in production"

@@ -13,6 +13,7 @@ from pwdlib.hashers.bcrypt import BcryptHasher
 from app.interfaces.password_hasher import PasswordHasher, VerifyResult
 
 # OWASP Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1.
+# Settings may raise these; production refuses anything below them.
 ARGON2_MEMORY_KIB = 19_456
 ARGON2_TIME_COST = 2
 ARGON2_PARALLELISM = 1
@@ -26,12 +27,17 @@ def default_hash_concurrency() -> int:
 class PwdlibPasswordHasher(PasswordHasher):
     """Runs pwdlib in a bounded thread pool; argon2-cffi releases the GIL while hashing."""
 
-    def __init__(self, max_workers: int | None = None) -> None:
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        memory_kib: int = ARGON2_MEMORY_KIB,
+        time_cost: int = ARGON2_TIME_COST,
+    ) -> None:
         self._hash = PasswordHash(
             (
                 Argon2Hasher(
-                    memory_cost=ARGON2_MEMORY_KIB,
-                    time_cost=ARGON2_TIME_COST,
+                    memory_cost=memory_kib,
+                    time_cost=time_cost,
                     parallelism=ARGON2_PARALLELISM,
                 ),
                 BcryptHasher(),

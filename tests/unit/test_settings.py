@@ -402,6 +402,8 @@ async def test_production_starts_with_keys_set(make_settings: SettingsFactory) -
         environment="production",
         backend_cors_origins=["https://app.example.com"],
         email_backend="smtp",
+        argon2_memory_kib=19_456,
+        argon2_time_cost=2,
     )
     assert settings.production_problems() == []
 
