@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import logging
@@ -64,7 +65,9 @@ def read_pem(value: str, setting: str) -> bytes:
     raise KeyLoadError(f"{setting} is not PEM text, base64 of PEM, or a path to a PEM file")
 
 
+@functools.lru_cache(maxsize=16)
 def load_key_pair(private_value: str, public_value: str, name: str) -> SigningKey:
+    """Parse and check a configured pair; cached, as checking an RSA key is slow."""
     try:
         private_key = serialization.load_pem_private_key(
             read_pem(private_value, f"{name}_PRIVATE_KEY"), password=None
