@@ -26,6 +26,7 @@ async def test_ready_is_ok_when_the_database_answers(client: httpx.AsyncClient) 
     assert response.json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_ready_is_503_problem_when_the_database_is_unreachable(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:

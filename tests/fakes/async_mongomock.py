@@ -11,6 +11,18 @@ from typing import Any
 
 import mongomock
 from pymongo import ReturnDocument
+from pymongo.errors import ServerSelectionTimeoutError
+
+
+class Outage:
+    """When ``down``, every call fails as PyMongo does when no server answers."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def check(self) -> None:
+        if self.down:
+            raise ServerSelectionTimeoutError("fake MongoDB is down")
 
 
 class AsyncCursor:
@@ -32,8 +44,14 @@ class AsyncCursor:
 
 
 class AsyncCollection:
-    def __init__(self, collection: mongomock.Collection) -> None:
+    def __init__(self, collection: mongomock.Collection, outage: Outage) -> None:
         self._collection = collection
+        self._outage = outage
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            object.__getattribute__(self, "_outage").check()
+        return object.__getattribute__(self, name)
 
     async def insert_one(self, document: dict[str, Any], session: Any = None) -> Any:
         return self._collection.insert_one(document)
@@ -117,13 +135,15 @@ class AsyncCollection:
 
 
 class AsyncDatabase:
-    def __init__(self, database: mongomock.Database) -> None:
+    def __init__(self, database: mongomock.Database, outage: Outage) -> None:
         self._database = database
+        self._outage = outage
 
     def __getitem__(self, name: str) -> AsyncCollection:
-        return AsyncCollection(self._database[name])
+        return AsyncCollection(self._database[name], self._outage)
 
     async def command(self, name: str) -> dict[str, Any]:
+        self._outage.check()
         if name in ("ping", "hello"):
             # A standalone server: no "setName", so no multi-document transactions.
             return {"ok": 1.0}
@@ -135,10 +155,11 @@ class AsyncMongomockClient:
 
     def __init__(self) -> None:
         self._client = mongomock.MongoClient(tz_aware=True)
-        self.admin = AsyncDatabase(self._client["admin"])
+        self.outage = Outage()
+        self.admin = AsyncDatabase(self._client["admin"], self.outage)
 
     def __getitem__(self, name: str) -> AsyncDatabase:
-        return AsyncDatabase(self._client[name])
+        return AsyncDatabase(self._client[name], self.outage)
 
     async def close(self) -> None:
         self._client.close()

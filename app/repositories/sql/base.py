@@ -9,15 +9,35 @@ from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.interfaces.unit_of_work import UnitOfWork
+from app.models.errors import StorageUnavailableError
 
 # The connection of the unit of work running in this task, if any. A ContextVar
 # keeps concurrent requests apart: each asyncio task sees only its own.
 _current_connection: ContextVar[AsyncConnection | None] = ContextVar(
     "sql_unit_of_work_connection", default=None
 )
+
+
+@asynccontextmanager
+async def unavailable_as_domain_error() -> AsyncIterator[None]:
+    """A database that cannot be reached becomes the domain's 503, never a stack trace.
+
+    The pool pings connections before use, so once the database is back the next
+    request gets a fresh connection: the app recovers by itself.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            raise StorageUnavailableError() from exc
+        raise
+    except (OSError, PoolTimeoutError) as exc:
+        raise StorageUnavailableError() from exc
 
 
 class SqlRepository:
@@ -34,7 +54,7 @@ class SqlRepository:
         if current is not None:
             yield current
             return
-        async with self._engine().begin() as conn:
+        async with unavailable_as_domain_error(), self._engine().begin() as conn:
             yield conn
 
     @asynccontextmanager
@@ -43,7 +63,7 @@ class SqlRepository:
         if current is not None:
             yield current
             return
-        async with self._engine().connect() as conn:
+        async with unavailable_as_domain_error(), self._engine().connect() as conn:
             yield conn
 
 
@@ -58,7 +78,7 @@ class SqlUnitOfWork(UnitOfWork):
         if _current_connection.get() is not None:
             yield  # nested: the outer unit of work commits
             return
-        async with self._engine().begin() as conn:
+        async with unavailable_as_domain_error(), self._engine().begin() as conn:
             token = _current_connection.set(conn)
             try:
                 yield
