@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 
 import bcrypt
 import httpx
+from fastapi import FastAPI
 
-from app.db import Database
-from app.repositories.sql.user_repository import SqlUserRepository
 from tests.api.helpers import V1, assert_problem, bearer, login, register
 from tests.conftest import DEFAULT_PASSWORD
 
@@ -102,10 +101,12 @@ async def test_login_records_session_client(client: httpx.AsyncClient) -> None:
     assert entry["current"] is True
 
 
-async def test_login_upgrades_a_bcrypt_hash_to_argon2id(client: httpx.AsyncClient) -> None:
+async def test_login_upgrades_a_bcrypt_hash_to_argon2id(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
     user = await register(client, "legacy@example.com")
     # Stands for an account imported from a system that hashed with bcrypt.
-    repository = SqlUserRepository(Database.engine)
+    repository = app.state.container.storage.users
     legacy_hash = bcrypt.hashpw(DEFAULT_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     await repository.update(user["id"], {"hashed_password": legacy_hash}, datetime.now(UTC))
 
