@@ -1,7 +1,7 @@
 """What every SQL repository shares: the engine provider and the ambient transaction."""
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 
 from sqlalchemy import Table
@@ -91,3 +91,10 @@ def dialect_insert(conn: AsyncConnection, table: Table) -> SqliteInsert | Postgr
     if conn.dialect.name == "postgresql":
         return postgres_insert(table)
     return sqlite_insert(table)
+
+
+def savepoint(conn: AsyncConnection) -> AbstractAsyncContextManager[object]:
+    """A SAVEPOINT on PostgreSQL; SQLite needs none, and pysqlite's would commit early."""
+    if conn.dialect.name == "postgresql":
+        return conn.begin_nested()
+    return nullcontext()

@@ -1,10 +1,11 @@
 """Users in SQL."""
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true, update
+from sqlalchemy import ColumnElement, Select, delete, func, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -12,7 +13,7 @@ from app.interfaces.repositories.user_repository import UserFilter, UserPage, Us
 from app.models.errors import EmailTakenError
 from app.models.role import Permission, Role
 from app.models.user import User
-from app.repositories.sql.base import SqlRepository
+from app.repositories.sql.base import SqlRepository, dialect_insert, savepoint
 from app.repositories.sql.tables import users
 
 
@@ -24,11 +25,13 @@ class SqlUserRepository(SqlRepository, UserRepository):
     """``UserRepository`` on SQLAlchemy Core; ``permissions`` is a JSON list column."""
 
     async def add(self, user: User) -> User:
-        try:
-            async with self._write() as conn:
-                await conn.execute(insert(users).values(**self._to_row(user)))
-        except IntegrityError as exc:
-            raise EmailTakenError() from exc
+        # ON CONFLICT DO NOTHING instead of catching the violation: on PostgreSQL a
+        # failed statement would poison a surrounding unit of work's transaction.
+        async with self._write() as conn:
+            statement = dialect_insert(conn, users).values(**self._to_row(user))
+            inserted = await conn.execute(statement.on_conflict_do_nothing().returning(users.c.id))
+            if inserted.first() is None:
+                raise EmailTakenError()
         return user
 
     async def get_by_id(self, user_id: str) -> User | None:
@@ -39,14 +42,15 @@ class SqlUserRepository(SqlRepository, UserRepository):
 
     async def update(self, user_id: str, changes: dict[str, Any], now: datetime) -> User | None:
         values = self._to_row_values({**changes, "updated_at": now})
-        try:
-            async with self._write() as conn:
-                result = await conn.execute(
-                    update(users).where(users.c.id == user_id).values(**values).returning(users)
-                )
-                row = result.mappings().first()
-        except IntegrityError as exc:
-            raise EmailTakenError() from exc
+        statement = update(users).where(users.c.id == user_id).values(**values).returning(users)
+        async with self._write() as conn:
+            try:
+                # A savepoint keeps a unique violation from poisoning a surrounding
+                # PostgreSQL transaction (only an email change can cause one).
+                async with savepoint(conn) if "email" in values else nullcontext():
+                    row = (await conn.execute(statement)).mappings().first()
+            except IntegrityError as exc:
+                raise EmailTakenError() from exc
         return self._to_user(row) if row is not None else None
 
     async def delete(self, user_id: str) -> bool:
