@@ -32,9 +32,8 @@ from app.interfaces.clock import Clock
 from app.models.email import OutboxMessage, OutboxStatus
 from app.models.role import Role
 from app.models.user import User
+from app.repositories.sql.migrator import upgrade_to_head
 from app.repositories.sql.outbox_repository import SqlOutboxRepository
-from app.repositories.sql.schema import create_schema
-from app.repositories.sql.tables import outbox_messages
 from app.services.outbox_dispatcher import DeliveryPolicy, OutboxDispatcher
 from app.utils.clock import SystemClock
 from app.utils.email.smtp_sender import SmtpConfig, SmtpEmailSender
@@ -112,7 +111,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     async with DATABASES[request.param](tmp_path) as url:
         engine = Database.connect(url)
         try:
-            await create_schema(engine)
+            await upgrade_to_head(engine)
             # A provider, exactly as the app wires the repositories.
             yield Store(request.param, SqlOutboxRepository(Database.engine))
         finally:
@@ -437,9 +436,10 @@ async def test_run_exits_promptly_when_stopped(store: Store, smtp_server: SmtpTe
 async def test_run_outlives_a_database_outage(
     store: Store, smtp_server: SmtpTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Moving the table away makes every query fail, as a broken database would.
     engine = Database.engine()
     async with engine.begin() as conn:
-        await conn.run_sync(outbox_messages.drop)
+        await conn.exec_driver_sql("ALTER TABLE outbox_messages RENAME TO outbox_away")
     stop = asyncio.Event()
     worker = dispatcher(store, smtp_server, SystemClock())
 
@@ -448,7 +448,8 @@ async def test_run_outlives_a_database_outage(
         await eventually(lambda: len(outage_logs(caplog)) >= 2)
         assert not task.done()
 
-        await create_schema(engine)  # the database is back
+        async with engine.begin() as conn:  # the database is back
+            await conn.exec_driver_sql("ALTER TABLE outbox_away RENAME TO outbox_messages")
         [message_id] = await queue_codes(store, SystemClock(), "alice@example.com")
         await eventually(lambda: received_ids(smtp_server) == [message_id])
         stop.set()

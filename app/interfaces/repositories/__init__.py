@@ -1,5 +1,6 @@
 """Repository contracts, shaped so a document store can implement them too:
-string ids, no joins, and compare-and-set updates where concurrency matters."""
+string ids, no joins, and compare-and-set updates where concurrency matters.
+Datetimes are aware UTC and kept to the millisecond (MongoDB's precision)."""
 
 from app.interfaces.repositories.one_time_code_repository import (
     CooldownRepository,

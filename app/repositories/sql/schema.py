@@ -1,17 +1,10 @@
-"""Creating the SQL schema at start-up and checking the database answers."""
+"""Checking that the SQL database answers."""
 
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.interfaces.health_probe import HealthProbe
-from app.repositories.sql.tables import metadata
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create missing tables; existing ones are left as they are."""
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
 
 
 class SqlHealthProbe(HealthProbe):
