@@ -1,43 +1,75 @@
-"""The ``backend`` fixture: one UserRepository and one SessionRepository per storage backend.
+"""The ``backend`` fixture: every repository and the unit of work of one storage backend.
 
 Every contract test runs against each backend in ``BACKENDS``. A backend is an async
-context manager that yields a ready, empty store and cleans it up afterwards; adding a
-backend (MongoDB, ...) is one more entry in that mapping. A backend whose server or
-driver is not available skips its tests with a one-line reason.
+context manager that yields a ready, empty store (a ``Backend`` with all its
+repositories) and cleans it up afterwards; adding a backend (MongoDB, ...) is one more
+entry in that mapping. A backend whose server or driver is not available skips its
+tests with a one-line reason.
 """
 
-import importlib.util
-import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.db import Database
+from app.db.mongo import MongoConnection
 from app.factories.user_factory import UserFactory
-from app.interfaces.repositories import SessionRepository, UserRepository
+from app.interfaces.repositories import (
+    CooldownRepository,
+    OneTimeCodeRepository,
+    OutboxRepository,
+    SessionRepository,
+    UserRepository,
+)
+from app.interfaces.unit_of_work import UnitOfWork
+from app.models.email import EmailKind, OutboxMessage, OutboxStatus
+from app.models.one_time_code import CodePurpose, OneTimeCode
 from app.models.role import Role
 from app.models.session import Session
 from app.models.user import User
-from app.repositories.sql.schema import create_schema
+from app.repositories.mongo.base import MongoUnitOfWork
+from app.repositories.mongo.indexes import ensure_indexes
+from app.repositories.mongo.one_time_code_repository import (
+    MongoCooldownRepository,
+    MongoOneTimeCodeRepository,
+)
+from app.repositories.mongo.outbox_repository import MongoOutboxRepository
+from app.repositories.mongo.session_repository import MongoSessionRepository
+from app.repositories.mongo.user_repository import MongoUserRepository
+from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.migrator import upgrade_to_head
+from app.repositories.sql.one_time_code_repository import (
+    SqlCooldownRepository,
+    SqlOneTimeCodeRepository,
+)
+from app.repositories.sql.outbox_repository import SqlOutboxRepository
 from app.repositories.sql.session_repository import SqlSessionRepository
-from app.repositories.sql.tables import metadata
 from app.repositories.sql.user_repository import SqlUserRepository
 from app.utils.ids import new_id
+from tests.backends import empty_postgres_database, mongodb_server, with_database
+from tests.fakes.async_mongomock import AsyncMongomockClient
 
 POSTGRES_URL_ENV = "TEST_POSTGRES_URL"
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$not-a-real-hash"
 
 
 class ManualClock:
-    """A clock that only moves when told to (implements ``app.interfaces.clock.Clock``)."""
+    """A clock that only moves when told to (implements ``app.interfaces.clock.Clock``).
+
+    It starts on a whole millisecond, like ``SystemClock``: the precision every backend
+    (MongoDB included) stores, so entities read back exactly as they were written.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime.now(UTC)
+        now = start or datetime.now(UTC)
+        self._now = now.replace(microsecond=now.microsecond // 1000 * 1000)
 
     def now(self) -> datetime:
         return self._now
@@ -54,7 +86,18 @@ class Backend:
     name: str
     users: UserRepository
     sessions: SessionRepository
+    outbox: OutboxRepository
+    codes: OneTimeCodeRepository
+    cooldowns: CooldownRepository
+    uow: UnitOfWork
     clock: ManualClock = field(default_factory=ManualClock)
+    # False for a store whose ``uow.atomic()`` runs the calls in order without a
+    # transaction (allowed by ``UnitOfWork``): tests that need a rollback skip there.
+    transactional: bool = True
+
+    def require_transactions(self) -> None:
+        if not self.transactional:
+            pytest.skip(f"{self.name}: atomic() does not roll back on this backend")
 
     @property
     def factory(self) -> UserFactory:
@@ -103,6 +146,61 @@ class Backend:
     async def add_session(self, user_id: str, **kwargs: Any) -> Session:
         return await self.sessions.add(self.new_session(user_id, **kwargs))
 
+    def new_message(
+        self,
+        *,
+        recipient: str = "to@example.com",
+        kind: EmailKind = EmailKind.WELCOME,
+        subject: str = "Welcome",
+        next_attempt_at: datetime | None = None,
+        created_at: datetime | None = None,
+    ) -> OutboxMessage:
+        """A pending message as the app queues it: due at ``next_attempt_at`` (now)."""
+        created = created_at or self.clock.now()
+        return OutboxMessage(
+            id=new_id(),
+            kind=kind,
+            recipient=recipient,
+            subject=subject,
+            text_body=f"Hello {recipient}",
+            html_body=f"<p>Hello {recipient}</p>",
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=next_attempt_at or created,
+            created_at=created,
+            updated_at=created,
+        )
+
+    async def add_message(self, **kwargs: Any) -> OutboxMessage:
+        message = self.new_message(**kwargs)
+        await self.outbox.add(message)
+        return message
+
+    def new_code(
+        self,
+        user_id: str,
+        purpose: CodePurpose = CodePurpose.VERIFY_EMAIL,
+        *,
+        ttl: timedelta = timedelta(minutes=15),
+        attempts: int = 0,
+        created_at: datetime | None = None,
+    ) -> OneTimeCode:
+        created = created_at or self.clock.now()
+        return OneTimeCode(
+            id=new_id(),
+            user_id=user_id,
+            purpose=purpose,
+            code_hash=f"hash-{new_id()}",
+            attempts=attempts,
+            created_at=created,
+            expires_at=created + ttl,
+        )
+
+    async def replace_code(self, user_id: str, *args: Any, **kwargs: Any) -> OneTimeCode:
+        code = self.new_code(user_id, *args, **kwargs)
+        await self.codes.replace(code)
+        return code
+
 
 def _sql_backend(name: str) -> Backend:
     # The adapters take a provider, exactly as the app wires them.
@@ -110,6 +208,10 @@ def _sql_backend(name: str) -> Backend:
         name=name,
         users=SqlUserRepository(Database.engine),
         sessions=SqlSessionRepository(Database.engine),
+        outbox=SqlOutboxRepository(Database.engine),
+        codes=SqlOneTimeCodeRepository(Database.engine),
+        cooldowns=SqlCooldownRepository(Database.engine),
+        uow=SqlUnitOfWork(Database.engine),
     )
 
 
@@ -117,7 +219,7 @@ def _sql_backend(name: str) -> Backend:
 async def _sqlite(tmp_path: Path) -> AsyncIterator[Backend]:
     engine = Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}")
     try:
-        await create_schema(engine)
+        await upgrade_to_head(engine)
         yield _sql_backend("sqlite")
     finally:
         await Database.dispose()
@@ -125,26 +227,60 @@ async def _sqlite(tmp_path: Path) -> AsyncIterator[Backend]:
 
 @asynccontextmanager
 async def _postgres(tmp_path: Path) -> AsyncIterator[Backend]:
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        pytest.skip(f"set {POSTGRES_URL_ENV} (postgresql+asyncpg://...) to run against PostgreSQL")
-    if importlib.util.find_spec("asyncpg") is None:
-        pytest.skip("asyncpg is not installed; pip install asyncpg to run against PostgreSQL")
-    engine = Database.connect(url)
+    async with empty_postgres_database("contract") as url:
+        engine = Database.connect(url)
+        try:
+            await upgrade_to_head(engine)
+            yield _sql_backend("postgres")
+        finally:
+            await Database.dispose()
+
+
+def _mongo_backend(name: str, database: str, *, transactional: bool) -> Backend:
+    provider = partial(MongoConnection.database, database)
+    client = partial(MongoConnection.connect, "")
+    return Backend(
+        name=name,
+        users=MongoUserRepository(provider),
+        sessions=MongoSessionRepository(provider),
+        outbox=MongoOutboxRepository(provider),
+        codes=MongoOneTimeCodeRepository(provider),
+        cooldowns=MongoCooldownRepository(provider),
+        uow=MongoUnitOfWork(client, lambda: transactional),
+        transactional=transactional,
+    )
+
+
+@asynccontextmanager
+async def _mongodb_fake(tmp_path: Path) -> AsyncIterator[Backend]:
+    MongoConnection.install(AsyncMongomockClient())
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.drop_all)
-            await conn.run_sync(metadata.create_all)
-        yield _sql_backend("postgres")
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.drop_all)
+        await ensure_indexes(MongoConnection.database("contract"))
+        # mongomock has no multi-document transactions, like a standalone server.
+        yield _mongo_backend("mongodb-fake", "contract", transactional=False)
     finally:
-        await Database.dispose()
+        await MongoConnection.close()
+
+
+@asynccontextmanager
+async def _mongodb(tmp_path: Path) -> AsyncIterator[Backend]:
+    name = f"contract_{uuid.uuid4().hex[:12]}"
+    url = with_database(mongodb_server(), name)
+    client = MongoConnection.connect(url)
+    try:
+        hello = await client.admin.command("hello")
+        await ensure_indexes(MongoConnection.database(name))
+        yield _mongo_backend("mongodb", name, transactional="setName" in hello)
+    finally:
+        await client.drop_database(name)
+        await MongoConnection.close()
 
 
 BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[Backend]]] = {
     "sqlite": _sqlite,
     "postgres": _postgres,
+    "mongodb-fake": _mongodb_fake,
+    "mongodb": _mongodb,
 }
 
 
