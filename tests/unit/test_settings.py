@@ -414,3 +414,48 @@ async def test_production_starts_with_keys_set(make_settings: SettingsFactory) -
         assert keys.refresh[0].kid
 
     assert not (settings.data_dir / "keys").exists()  # no development keys or secret
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@db:5432/app", "postgresql+asyncpg://u:p@db:5432/app"),
+        ("postgresql://u:p@db/app", "postgresql+asyncpg://u:p@db/app"),
+        ("sqlite:///./x.db", "sqlite+aiosqlite:///./x.db"),
+        ("mongodb://db:27017/app", "mongodb://db:27017/app"),
+    ],
+)
+def test_database_url_names_the_async_driver(url: str, expected: str) -> None:
+    assert load_settings(_env_file=None, database_url=url).database_url == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "mysql://db/app", "postgresql://db", "mongodb://", "mongodb://db:notaport/x"],
+)
+def test_malformed_database_url_refuses_to_start_naming_the_setting(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+        load_settings(_env_file=None, database_url=url)
+
+
+def test_mongodb_is_selected_by_the_original_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "MONGO_HOST": "mongo.internal",
+        "MONGO_PORT": "27018",
+        "MONGO_USER": "app user",
+        "MONGO_PASS": "p@ss:word/1",
+        "DB_NAME": "accounts",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    settings = Settings(_env_file=None)
+
+    assert (
+        settings.mongo_url == "mongodb://app+user:p%40ss%3Aword%2F1@mongo.internal:27018/accounts"
+    )
+    assert settings.mongo_database == "accounts"
+
+
+def test_sql_url_does_not_select_mongodb() -> None:
+    settings = load_settings(_env_file=None, database_url="sqlite+aiosqlite:///x.db")
+    assert settings.mongo_url is None
