@@ -69,6 +69,8 @@ def make_settings(tmp_path: Path, database_url: str, key_pems: KeyPems) -> Setti
             # Email tests turn these on; the rest test accounts without the mail flow.
             "auth_require_verified_email": False,
             "email_worker_enabled": False,
+            # Security tests turn rate limits on; elsewhere one test IP registers a lot.
+            "rate_limit_enabled": False,
         }
         values.update(overrides)
         return Settings(**values)

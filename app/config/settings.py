@@ -124,7 +124,33 @@ class Settings(BaseSettings):
         default=None, validation_alias=_alias("REFRESH_TOKEN_PUBLIC_KEY", "REFRESHTOKENPUBLICKEY")
     )
 
+    # Retired public keys still accepted by `kid` after a rotation (comma-separated
+    # PEM, base64 of PEM, or paths); new tokens are always signed with the current key.
+    access_token_previous_public_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    refresh_token_previous_public_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     auth_require_verified_email: bool = True
+    # Consecutive wrong passwords before an account locks; the lock starts at
+    # LOGIN_LOCKOUT_SECONDS and doubles with each further lockout, up to the maximum.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_seconds: int = Field(default=60, ge=1, le=86_400)
+    login_lockout_max_seconds: int = Field(default=3_600, ge=1, le=604_800)
+
+    # Rate limits in the `limits` notation ("5/minute", "100/hour"); storage is
+    # memory:// for one process, redis://… or mongodb://… to share across processes.
+    rate_limit_enabled: bool = True
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_login_per_ip: str = "30/minute"
+    rate_limit_login_per_account: str = "10/minute"
+    rate_limit_register_per_ip: str = "20/hour"
+    rate_limit_email_per_address: str = "5/hour"
+    rate_limit_email_per_ip: str = "30/hour"
+    rate_limit_code_per_address: str = "10/15minutes"
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDR networks); the client IP
+    # is otherwise the socket's peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host headers accepted (TrustedHostMiddleware); empty accepts any.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Keys the hashes of one-time codes. Unset in development: generated once under
     # DATA_DIR; production refuses to start without a real one.
     secret_key: str | None = Field(default=None, min_length=32)
@@ -187,6 +213,19 @@ class Settings(BaseSettings):
                 for origin in value
                 if not isinstance(origin, str) or origin.strip()
             ]
+        return value
+
+    @field_validator(
+        "access_token_previous_public_keys",
+        "refresh_token_previous_public_keys",
+        "trusted_proxies",
+        "trusted_hosts",
+        mode="before",
+    )
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("database_url")
