@@ -28,6 +28,7 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.StorageUnavailableError: 503,
     errors.InvalidCodeError: 400,
     errors.TooManyRequestsError: 429,
+    errors.WeakPasswordError: 422,
 }
 
 

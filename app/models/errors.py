@@ -91,3 +91,13 @@ class TooManyRequestsError(DomainError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class WeakPasswordError(DomainError):
+    code = "weak_password"
+    message = "The password is too easy to guess."
+
+
+class AccountLockedError(TooManyRequestsError):
+    code = "account_locked"
+    message = "Too many failed logins; the account is locked for a while."
