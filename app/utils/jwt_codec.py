@@ -14,7 +14,7 @@ from app.interfaces.token_codec import (
     TokenType,
 )
 from app.utils.ids import new_id
-from app.utils.keys import KeyRing, SigningKey
+from app.utils.keys import KeyRing, KeySet, SigningKey, VerificationKey
 
 ALGORITHM = "RS256"
 # RFC 9068 names the access-token media type; the refresh type is ours. Checking
@@ -31,10 +31,11 @@ def _timestamp(value: Any) -> datetime:
 
 
 class JwtTokenCodec(TokenCodec):
-    """Signs each token kind with its own key set; the first key of a set signs.
+    """Signs each token kind with the current key of its own key set.
 
-    Every key of a set verifies, chosen by the token's ``kid``, so keys can rotate
-    without logging anybody out.
+    The current key and every retired key of a set verify, chosen by the token's
+    ``kid``, so keys can rotate without logging anybody out; a ``kid`` the set does
+    not hold is refused.
     """
 
     def __init__(self, keys: KeyRing, issuer: str, audience: str) -> None:
@@ -66,7 +67,7 @@ class JwtTokenCodec(TokenCodec):
             "nbf": issued,
             "exp": issued + ttl_seconds,
         }
-        return self._sign(claims, self._keys.access[0], ACCESS_TYP)
+        return self._sign(claims, self._keys.access.current, ACCESS_TYP)
 
     def encode_refresh(
         self, *, subject: str, session_id: str, jti: str, now: datetime, expires_at: datetime
@@ -81,7 +82,7 @@ class JwtTokenCodec(TokenCodec):
             "iat": int(now.timestamp()),
             "exp": int(expires_at.timestamp()),
         }
-        return self._sign(claims, self._keys.refresh[0], REFRESH_TYP)
+        return self._sign(claims, self._keys.refresh.current, REFRESH_TYP)
 
     def decode_access(self, token: str) -> AccessClaims:
         claims = self._verify(
@@ -111,9 +112,10 @@ class JwtTokenCodec(TokenCodec):
         )
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [key.public_jwk() for key in self._keys.access]}
+        """The current and every retired access public key: old tokens verify anywhere."""
+        return {"keys": [key.public_jwk() for key in self._keys.access.verification_keys]}
 
-    def _expired(self, token: str, key: SigningKey) -> TokenExpiredError | TokenInvalidError:
+    def _expired(self, token: str, key: VerificationKey) -> TokenExpiredError | TokenInvalidError:
         """Classify an expired token: PyJWT checks ``exp`` before ``iss`` and ``aud``."""
         try:
             claims = jwt.decode(
@@ -140,7 +142,7 @@ class JwtTokenCodec(TokenCodec):
     def _verify(
         self,
         token: str,
-        keys: list[SigningKey],
+        keys: KeySet,
         typ: str,
         token_type: TokenType,
         extra_required: tuple[str, ...],
@@ -151,7 +153,7 @@ class JwtTokenCodec(TokenCodec):
             raise TokenInvalidError("malformed token") from exc
         if header.get("alg") != ALGORITHM or header.get("typ") != typ:
             raise TokenInvalidError("unexpected token header")
-        key = next((k for k in keys if k.kid == header.get("kid")), None)
+        key = keys.find(header.get("kid"))
         if key is None:
             raise TokenInvalidError("unknown signing key")
         try:

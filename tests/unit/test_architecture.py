@@ -22,6 +22,17 @@ ALLOWED: dict[str, set[str]] = {
     "controllers": {"services", "interfaces", "models", "schemas"},
     "middlewares": {"services", "interfaces", "models", "utils"},
     "routes": {"controllers", "interfaces", "models", "schemas", "middlewares", "utils"},
+    # The command line is a composition-level entry point, like main.py.
+    "cli": {
+        "config",
+        "container",
+        "db",
+        "models",
+        "schemas",
+        "utils",
+        "services",
+        "repositories",
+    },
 }
 
 

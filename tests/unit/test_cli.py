@@ -1,17 +1,28 @@
-"""``python -m app create-superuser`` run as a real process on a temporary SQLite file."""
+"""``python -m app ...`` run as a real process on a temporary SQLite file and DATA_DIR."""
 
 import os
+import shlex
+import sqlite3
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.cli import main
+from app.config import Settings
+from app.container import build_container
 from app.main import create_app
-from tests.conftest import SettingsFactory
+from app.utils.jwt_codec import JwtTokenCodec
+from app.utils.keys import KeyRing, generate_private_key, public_pem, thumbprint
+from tests.conftest import KeyPems, SettingsFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "cli-admin@example.com"
@@ -27,15 +38,29 @@ class Cli:
     env: dict[str, str]
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return self.run_with_input(None, *args, **env)
+
+    def run_with_input(
+        self, stdin: str | None, *args: str, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - fixed argv, no shell
             [sys.executable, "-m", "app", *args],
             cwd=self.workdir,
             env={**self.env, **env},
+            input=stdin,
+            # Without input, stdin is empty rather than the terminal running pytest, and
+            # a new session has no controlling terminal: a prompt reads stdin, never hangs.
+            stdin=subprocess.DEVNULL if stdin is None else None,
+            start_new_session=True,
             capture_output=True,
             text=True,
             timeout=TIMEOUT_SECONDS,
             check=False,
         )
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["DATA_DIR"])
 
 
 @pytest.fixture
@@ -133,3 +158,357 @@ async def test_created_superuser_can_log_in_as_superadmin(
     assert profile["is_active"] is True
     assert jwt.decode(token, options={"verify_signature": False})["role"] == "superadmin"
     assert wrong.status_code == 401
+
+
+def test_password_is_prompted_for_when_omitted(cli: Cli) -> None:
+    result = cli.run_with_input(PASSWORD + "\n", "create-superuser", "--email", EMAIL)
+
+    assert result.returncode == 0, result.stderr
+    assert f"Created superuser {EMAIL}" in result.stdout
+    assert "Password:" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_no_password_at_the_prompt_exits_2_and_touches_nothing(cli: Cli) -> None:
+    result = cli.run("create-superuser", "--email", EMAIL)
+
+    assert result.returncode == 2
+    assert "No password was entered" in result.stderr
+    assert not cli.database.exists()
+
+
+# --- help ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["create-superuser"], ["migrate"], ["keys"], ["keys", "generate"], ["keys", "rotate"]],
+    ids=lambda command: " ".join(command) or "root",
+)
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main([*command, "--help"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith(" ".join(["Usage: python -m app", *command]))
+    assert "--help" in out
+
+
+def test_help_as_a_process_lists_every_command(cli: Cli) -> None:
+    result = cli.run("--help")
+
+    assert result.returncode == 0, result.stderr
+    for command in ("create-superuser", "migrate", "keys"):
+        assert command in result.stdout
+
+
+def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+# --- migrate -------------------------------------------------------------------------
+
+
+def sqlite_tables(database: Path) -> set[str]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows}
+
+
+def sqlite_revision(database: Path) -> str:
+    with sqlite3.connect(database) as connection:
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert isinstance(revision, str)
+    return revision
+
+
+async def test_migrate_creates_the_schema_then_the_app_starts_on_it(
+    cli: Cli, make_settings: SettingsFactory
+) -> None:
+    result = cli.run("migrate")
+
+    assert result.returncode == 0, result.stderr
+    assert "newest migration" in result.stdout
+    assert {"alembic_version", "users", "sessions"} <= sqlite_tables(cli.database)
+    revision = sqlite_revision(cli.database)
+    again = cli.run("migrate")
+    assert again.returncode == 0, again.stderr
+    assert sqlite_revision(cli.database) == revision
+
+    app = create_app(make_settings(database_url=cli.database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            ready = await http.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert sqlite_revision(cli.database) == revision
+
+
+def test_migrate_with_invalid_settings_exits_2_naming_the_setting(cli: Cli) -> None:
+    result = cli.run("migrate", DATABASE_URL="not-a-url")
+
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- keys generate -------------------------------------------------------------------
+
+KEY_FILES = ["access_private.pem", "access_public.pem", "refresh_private.pem", "refresh_public.pem"]
+
+
+def env_lines(output: str) -> dict[str, str]:
+    """The ``NAME=value`` lines of a command's output, unquoted as a shell would."""
+    values = {}
+    for line in output.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name and name.replace("_", "").isalnum() and name.isupper():
+            values[name] = " ".join(shlex.split(value))
+    return values
+
+
+def assert_no_private_key_material(text: str, *private_files: Path) -> None:
+    assert "PRIVATE KEY" not in text
+    for path in private_files:
+        body = path.read_text().splitlines()[1:-1]
+        assert body
+        assert not any(line in text for line in body)
+
+
+def load_rsa_pair(private_path: Path, public_path: Path) -> str:
+    """Check the two files form one RSA pair; return its kid."""
+    private = serialization.load_pem_private_key(private_path.read_bytes(), None)
+    public = serialization.load_pem_public_key(public_path.read_bytes())
+    assert isinstance(private, rsa.RSAPrivateKey)
+    assert isinstance(public, rsa.RSAPublicKey)
+    assert private.public_key().public_numbers() == public.public_numbers()
+    assert public.key_size >= 2048
+    return thumbprint(public)
+
+
+def settings_from_output(output: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {name.lower(): value for name, value in env_lines(output).items()}
+    values.update(overrides)
+    return Settings(_env_file=None, environment="test", data_dir=data_dir, **values)
+
+
+def test_keys_generate_writes_pem_pairs_and_prints_the_env_lines(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+
+    result = cli.run("keys", "generate", "--out", str(out))
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == KEY_FILES
+    for prefix in ("access", "refresh"):
+        private, public = out / f"{prefix}_private.pem", out / f"{prefix}_public.pem"
+        kid = load_rsa_pair(private, public)
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+        assert f"# {prefix}_token key, kid {kid}" in result.stdout
+    assert env_lines(result.stdout) == {
+        "ACCESS_TOKEN_PRIVATE_KEY": str(out / "access_private.pem"),
+        "ACCESS_TOKEN_PUBLIC_KEY": str(out / "access_public.pem"),
+        "REFRESH_TOKEN_PRIVATE_KEY": str(out / "refresh_private.pem"),
+        "REFRESH_TOKEN_PUBLIC_KEY": str(out / "refresh_public.pem"),
+    }
+    assert_no_private_key_material(
+        result.stdout + result.stderr, out / "access_private.pem", out / "refresh_private.pem"
+    )
+
+
+def test_the_printed_env_lines_configure_the_app(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    result = cli.run("keys", "generate", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    env_file = tmp_path / "generated.env"
+    env_file.write_text(result.stdout)
+
+    settings = Settings(_env_file=env_file, environment="production", data_dir=tmp_path / "d")
+    container = build_container(settings)
+    container.keys.load()
+    container.hasher.close()
+
+    assert settings.has_configured_keys
+    assert container.keys.access.current.kid == load_rsa_pair(
+        out / "access_private.pem", out / "access_public.pem"
+    )
+    assert not (tmp_path / "d").exists()  # no development keys were generated
+
+
+def test_keys_generate_refuses_to_overwrite_without_force(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    assert cli.run("keys", "generate", "--out", str(out)).returncode == 0
+    before = {name: (out / name).read_bytes() for name in KEY_FILES}
+
+    refused = cli.run("keys", "generate", "--out", str(out))
+
+    assert refused.returncode == 1
+    assert "Refusing to overwrite" in refused.stderr
+    assert "--force" in refused.stderr
+    assert {name: (out / name).read_bytes() for name in KEY_FILES} == before
+
+    forced = cli.run("keys", "generate", "--out", str(out), "--force")
+
+    assert forced.returncode == 0, forced.stderr
+    for name in KEY_FILES:
+        assert (out / name).read_bytes() != before[name]
+    assert stat.S_IMODE((out / "access_private.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "refresh_private.pem").stat().st_mode) == 0o600
+    load_rsa_pair(out / "access_private.pem", out / "access_public.pem")
+
+
+# --- keys rotate ---------------------------------------------------------------------
+
+ISSUER = AUDIENCE = "oop-fastapi-backend"
+
+
+def issue_tokens(codec: JwtTokenCodec) -> tuple[str, str]:
+    now = datetime.now(UTC)
+    access = codec.encode_access(
+        subject="user-1",
+        session_id="session-1",
+        role="user",
+        permissions=[],
+        now=now,
+        ttl_seconds=300,
+    )
+    refresh = codec.encode_refresh(
+        subject="user-1",
+        session_id="session-1",
+        jti="refresh-1",
+        now=now,
+        expires_at=datetime.fromtimestamp(now.timestamp() + 3600, UTC),
+    )
+    return access, refresh
+
+
+def kid_of(token: str) -> str:
+    kid: str = jwt.get_unverified_header(token)["kid"]
+    return kid
+
+
+def test_keys_rotate_on_development_keys_changes_the_kid_and_keeps_the_old_one(
+    cli: Cli,
+) -> None:
+    settings = Settings(_env_file=None, environment="test", data_dir=cli.data_dir)
+    before = build_container(settings)
+    before.keys.load()
+    before.hasher.close()
+    old_access, old_refresh = issue_tokens(before.codec)
+
+    result = cli.run("keys", "rotate")
+
+    assert result.returncode == 0, result.stderr
+    after = build_container(settings)
+    after.keys.load()
+    after.hasher.close()
+    old_kid, new_kid = before.keys.access.current.kid, after.keys.access.current.kid
+    assert new_kid != old_kid
+    assert after.keys.refresh.current.kid != before.keys.refresh.current.kid
+    assert f"access_token: kid {old_kid} -> {new_kid}" in result.stdout
+    assert (cli.data_dir / "keys" / f"access_token_retired_{old_kid}.pem").is_file()
+    assert after.codec.decode_access(old_access).subject == "user-1"
+    assert after.codec.decode_refresh(old_refresh).jti == "refresh-1"
+    new_access, new_refresh = issue_tokens(after.codec)
+    assert kid_of(new_access) == new_kid
+    assert kid_of(new_refresh) == after.keys.refresh.current.kid
+    assert [key["kid"] for key in after.codec.jwks()["keys"]] == [new_kid, old_kid]
+    private = cli.data_dir / "keys" / "access_token_private.pem"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert_no_private_key_material(result.stdout + result.stderr, private)
+
+
+def test_keys_rotate_refuses_out_for_development_keys(cli: Cli, tmp_path: Path) -> None:
+    result = cli.run("keys", "rotate", "--out", str(tmp_path / "out"))
+
+    assert result.returncode == 2
+    assert "development keys" in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not (cli.data_dir / "keys").exists()
+
+
+@pytest.fixture
+def configured_env(tmp_path: Path, key_pems: KeyPems) -> dict[str, str]:
+    """Keys configured as the app runs in production: file paths in the environment."""
+    directory = tmp_path / "current-keys"
+    directory.mkdir()
+    env = {}
+    for kind in ("access", "refresh"):
+        for half in ("private", "public"):
+            path = directory / f"{kind}_{half}.pem"
+            path.write_text(getattr(key_pems, f"{kind}_{half}"))
+            env[f"{kind.upper()}_TOKEN_{half.upper()}_KEY"] = str(path)
+    return env
+
+
+def test_keys_rotate_with_configured_keys_requires_out(
+    cli: Cli, configured_env: dict[str, str]
+) -> None:
+    result = cli.run("keys", "rotate", **configured_env)
+
+    assert result.returncode == 2
+    assert "ACCESS_TOKEN_PRIVATE_KEY" in result.stderr
+    assert "--out" in result.stderr
+    assert not (cli.data_dir / "keys").exists()
+
+
+def test_keys_rotate_with_configured_keys_prints_a_procedure_that_works(
+    cli: Cli, configured_env: dict[str, str], key_pems: KeyPems, tmp_path: Path
+) -> None:
+    older_key = generate_private_key().public_key()
+    older, older_kid = public_pem(older_key).decode(), thumbprint(older_key)
+    env = {**configured_env, "ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS": older}
+    old_ring = KeyRing(
+        access_private=key_pems.access_private,
+        access_public=key_pems.access_public,
+        refresh_private=key_pems.refresh_private,
+        refresh_public=key_pems.refresh_public,
+        data_dir=tmp_path / "unused",
+    )
+    old_ring.load()
+    old_access, old_refresh = issue_tokens(JwtTokenCodec(old_ring, ISSUER, AUDIENCE))
+    out = tmp_path / "rotated"
+
+    result = cli.run("keys", "rotate", "--out", str(out), **env)
+
+    assert result.returncode == 0, result.stderr
+    printed = env_lines(result.stdout)
+    assert printed["ACCESS_TOKEN_PRIVATE_KEY"] == str(out / "access_private.pem")
+    assert printed["REFRESH_TOKEN_PUBLIC_KEY"] == str(out / "refresh_public.pem")
+    assert len(printed["ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS"].split(",")) == 2
+    assert "ACCESS_TOKEN_TTL_SECONDS = 900 s (15 minutes)" in result.stdout
+    assert "REFRESH_TOKEN_TTL_SECONDS = 1209600 s (14 days)" in result.stdout
+    assert stat.S_IMODE((out / "access_private.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "refresh_private.pem").stat().st_mode) == 0o600
+    assert_no_private_key_material(
+        result.stdout + result.stderr, out / "access_private.pem", out / "refresh_private.pem"
+    )
+    assert not (cli.data_dir / "keys").exists()
+
+    # Follow the printed procedure: the new settings, then "restart".
+    new = build_container(settings_from_output(result.stdout, cli.data_dir))
+    new.keys.load()
+    new.hasher.close()
+    assert new.keys.access.current.kid != old_ring.access.current.kid
+    assert new.keys.refresh.current.kid != old_ring.refresh.current.kid
+    assert {key.kid for key in new.keys.access.retired} == {old_ring.access.current.kid, older_kid}
+    assert [key.kid for key in new.keys.refresh.retired] == [old_ring.refresh.current.kid]
+    assert new.codec.decode_access(old_access).subject == "user-1"
+    assert new.codec.decode_refresh(old_refresh).jti == "refresh-1"
+    assert kid_of(issue_tokens(new.codec)[0]) == new.keys.access.current.kid
+
+    again = cli.run("keys", "rotate", "--out", str(out), **env)
+    assert again.returncode == 1
+    assert "Refusing to overwrite" in again.stderr
+
+
+def test_keys_rotate_with_a_bad_previous_key_exits_2_naming_the_setting(
+    cli: Cli, configured_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**configured_env, "REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS": "/nonexistent/old.pem"}
+
+    result = cli.run("keys", "rotate", "--out", str(tmp_path / "out"), **env)
+
+    assert result.returncode == 2
+    assert "REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS" in result.stderr
+    assert not (tmp_path / "out").exists()

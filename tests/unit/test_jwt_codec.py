@@ -6,6 +6,7 @@ import hmac
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -14,7 +15,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.interfaces.token_codec import TokenExpiredError, TokenInvalidError
 from app.utils.jwt_codec import JwtTokenCodec
-from app.utils.keys import KeyRing, generate_private_key
+from app.utils.keys import (
+    KeyRing,
+    dev_retired_key_path,
+    generate_private_key,
+    public_pem,
+    rotate_dev_key,
+    signing_key,
+)
 from tests.conftest import KeyPems
 
 ISSUER = "test-issuer"
@@ -100,12 +108,12 @@ def sign(
 
 
 def forge_access(keys: KeyRing, **changes: Any) -> str:
-    signing = keys.access[0]
+    signing = keys.access.current
     return sign(access_claims(**changes), signing.private_key, signing.kid)
 
 
 def forge_refresh(keys: KeyRing, **changes: Any) -> str:
-    signing = keys.refresh[0]
+    signing = keys.refresh.current
     return sign(refresh_claims(**changes), signing.private_key, signing.kid, typ="rt+jwt")
 
 
@@ -187,7 +195,7 @@ def test_access_header_names_kid_type_and_algorithm(codec: JwtTokenCodec, keys: 
     assert jwt.get_unverified_header(token) == {
         "alg": "RS256",
         "typ": "at+jwt",
-        "kid": keys.access[0].kid,
+        "kid": keys.access.current.kid,
     }
 
 
@@ -200,9 +208,9 @@ def test_refresh_header_names_kid_type_and_algorithm(codec: JwtTokenCodec, keys:
     assert jwt.get_unverified_header(token) == {
         "alg": "RS256",
         "typ": "rt+jwt",
-        "kid": keys.refresh[0].kid,
+        "kid": keys.refresh.current.kid,
     }
-    assert keys.refresh[0].kid != keys.access[0].kid
+    assert keys.refresh.current.kid != keys.access.current.kid
 
 
 def test_tokens_forged_with_valid_claims_are_accepted(codec: JwtTokenCodec, keys: KeyRing) -> None:
@@ -219,7 +227,7 @@ def test_alg_none_token_is_rejected(codec: JwtTokenCodec, keys: KeyRing) -> None
         access_claims(),
         None,
         algorithm="none",
-        headers={"kid": keys.access[0].kid, "typ": "at+jwt"},
+        headers={"kid": keys.access.current.kid, "typ": "at+jwt"},
     )
 
     with pytest.raises(TokenInvalidError):
@@ -230,7 +238,7 @@ def test_hs256_signed_with_the_public_key_pem_is_rejected(
     codec: JwtTokenCodec, keys: KeyRing, key_pems: KeyPems
 ) -> None:
     # PyJWT refuses a PEM as an HMAC secret, so the confused-algorithm token is built by hand.
-    header = {"alg": "HS256", "typ": "at+jwt", "kid": keys.access[0].kid}
+    header = {"alg": "HS256", "typ": "at+jwt", "kid": keys.access.current.kid}
     signing_input = (
         b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(access_claims()).encode())
     )
@@ -247,7 +255,7 @@ def test_token_signed_by_another_key_with_the_same_kid_is_rejected(
     codec: JwtTokenCodec, keys: KeyRing
 ) -> None:
     attacker = generate_private_key()
-    token = sign(access_claims(), attacker, keys.access[0].kid)
+    token = sign(access_claims(), attacker, keys.access.current.kid)
 
     with pytest.raises(TokenInvalidError):
         codec.decode_access(token)
@@ -256,7 +264,7 @@ def test_token_signed_by_another_key_with_the_same_kid_is_rejected(
 def test_access_token_signed_with_the_refresh_key_is_rejected(
     codec: JwtTokenCodec, keys: KeyRing
 ) -> None:
-    token = sign(access_claims(), keys.refresh[0].private_key, keys.access[0].kid)
+    token = sign(access_claims(), keys.refresh.current.private_key, keys.access.current.kid)
 
     with pytest.raises(TokenInvalidError):
         codec.decode_access(token)
@@ -270,7 +278,7 @@ def test_unknown_or_missing_kid_is_rejected(
     if kid is not None:
         headers["kid"] = kid
     token = jwt.encode(
-        access_claims(), keys.access[0].private_key, algorithm="RS256", headers=headers
+        access_claims(), keys.access.current.private_key, algorithm="RS256", headers=headers
     )
 
     with pytest.raises(TokenInvalidError):
@@ -389,7 +397,7 @@ def test_type_claim_must_match_the_header(codec: JwtTokenCodec, keys: KeyRing) -
 
 
 def test_typ_header_must_match(codec: JwtTokenCodec, keys: KeyRing) -> None:
-    signing = keys.access[0]
+    signing = keys.access.current
     token = sign(access_claims(), signing.private_key, signing.kid, typ="JWT")
 
     with pytest.raises(TokenInvalidError):
@@ -437,13 +445,13 @@ def test_jwks_publishes_the_access_public_key_only(codec: JwtTokenCodec, keys: K
 
     assert len(document["keys"]) == 1
     jwk = document["keys"][0]
-    assert jwk["kid"] == keys.access[0].kid
+    assert jwk["kid"] == keys.access.current.kid
     assert jwk["alg"] == "RS256"
     assert jwk["use"] == "sig"
     assert jwk["kty"] == "RSA"
     for private_part in ("d", "p", "q", "dp", "dq", "qi"):
         assert private_part not in jwk
-    numbers = keys.access[0].public_key.public_numbers()
+    numbers = keys.access.current.public_key.public_numbers()
     assert int.from_bytes(b64url_decode(jwk["n"]), "big") == numbers.n
     assert int.from_bytes(b64url_decode(jwk["e"]), "big") == numbers.e
     json.dumps(document)  # serialisable as a response body
@@ -463,3 +471,166 @@ def test_jwks_key_verifies_an_issued_access_token(codec: JwtTokenCodec) -> None:
     claims = jwt.decode(token, public, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
 
     assert claims["sub"] == SUBJECT
+
+
+# --- key rotation ---------------------------------------------------------------------
+
+
+def dev_codec(data_dir: Path, **previous: tuple[str, ...]) -> tuple[JwtTokenCodec, KeyRing]:
+    """A codec on the development keys under ``data_dir``, loaded as at start-up."""
+    ring = KeyRing(
+        access_private=None,
+        access_public=None,
+        refresh_private=None,
+        refresh_public=None,
+        data_dir=data_dir,
+        **previous,
+    )
+    ring.load()
+    return JwtTokenCodec(ring, ISSUER, AUDIENCE), ring
+
+
+def issue_access(codec: JwtTokenCodec, ttl_seconds: int = 300) -> str:
+    return codec.encode_access(
+        subject=SUBJECT,
+        session_id=SESSION,
+        role="user",
+        permissions=["profile:read"],
+        now=datetime.now(UTC),
+        ttl_seconds=ttl_seconds,
+    )
+
+
+def issue_refresh(codec: JwtTokenCodec, jti: str) -> str:
+    now = datetime.now(UTC)
+    return codec.encode_refresh(
+        subject=SUBJECT, session_id=SESSION, jti=jti, now=now, expires_at=now + timedelta(hours=1)
+    )
+
+
+def kid_of(token: str) -> str:
+    kid: str = jwt.get_unverified_header(token)["kid"]
+    return kid
+
+
+def rotate_both(data_dir: Path) -> None:
+    rotate_dev_key(data_dir, "access_token")
+    rotate_dev_key(data_dir, "refresh_token")
+
+
+def test_tokens_signed_before_a_rotation_still_verify_after_it(tmp_path: Path) -> None:
+    before, old = dev_codec(tmp_path)
+    access, refresh = issue_access(before), issue_refresh(before, "refresh-jti")
+
+    rotate_both(tmp_path)
+    after, new = dev_codec(tmp_path)
+
+    assert new.access.current.kid != old.access.current.kid
+    assert new.refresh.current.kid != old.refresh.current.kid
+    assert after.decode_access(access).subject == SUBJECT
+    assert after.decode_refresh(refresh).jti == "refresh-jti"
+
+
+def test_new_tokens_carry_the_new_kid(tmp_path: Path) -> None:
+    before, old = dev_codec(tmp_path)
+    rotate_both(tmp_path)
+    after, new = dev_codec(tmp_path)
+
+    access, refresh = issue_access(after), issue_refresh(after, "jti")
+
+    assert kid_of(access) == new.access.current.kid
+    assert kid_of(refresh) == new.refresh.current.kid
+    assert after.decode_access(access).session_id == SESSION
+    # The pre-rotation process never heard of the new key: why several instances
+    # roll out in two phases (docs/KEY_ROTATION.md).
+    with pytest.raises(TokenInvalidError, match="unknown signing key"):
+        before.decode_access(access)
+    assert kid_of(issue_access(before)) == old.access.current.kid
+
+
+def test_jwks_lists_the_current_and_the_retired_access_keys(tmp_path: Path) -> None:
+    before, old = dev_codec(tmp_path)
+    old_token = issue_access(before)
+    rotate_both(tmp_path)
+    after, new = dev_codec(tmp_path)
+    new_token = issue_access(after)
+
+    keys = after.jwks()["keys"]
+
+    assert [key["kid"] for key in keys] == [new.access.current.kid, old.access.current.kid]
+    assert all(key["alg"] == "RS256" and key["use"] == "sig" for key in keys)
+    assert not {new.refresh.current.kid, old.refresh.current.kid} & {key["kid"] for key in keys}
+    by_kid = {key["kid"]: jwt.PyJWK(key) for key in keys}
+    for token in (old_token, new_token):
+        claims = jwt.decode(
+            token, by_kid[kid_of(token)], algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER
+        )
+        assert claims["sub"] == SUBJECT
+
+
+def test_a_token_signed_by_a_key_outside_the_ring_is_refused(tmp_path: Path) -> None:
+    _, old = dev_codec(tmp_path)
+    rotate_both(tmp_path)
+    after, _ = dev_codec(tmp_path)
+    outsider = signing_key(generate_private_key())
+
+    own_kid = sign(access_claims(), outsider.private_key, outsider.kid)
+    retired_kid = sign(access_claims(), outsider.private_key, old.access.current.kid)
+
+    with pytest.raises(TokenInvalidError, match="unknown signing key"):
+        after.decode_access(own_kid)
+    with pytest.raises(TokenInvalidError, match="token rejected"):
+        after.decode_access(retired_kid)
+
+
+def test_an_expired_token_of_a_retired_key_is_reported_expired(tmp_path: Path) -> None:
+    _, old = dev_codec(tmp_path)
+    issued = now_ts() - 600
+    signing = old.access.current
+    token = sign(
+        access_claims(iat=issued, nbf=issued, exp=issued + 60), signing.private_key, signing.kid
+    )
+    rotate_both(tmp_path)
+    after, _ = dev_codec(tmp_path)
+
+    with pytest.raises(TokenExpiredError) as caught:
+        after.decode_access(token)
+
+    assert caught.value.session_id == SESSION
+
+
+def test_old_tokens_are_refused_once_the_retired_key_is_removed(tmp_path: Path) -> None:
+    before, old = dev_codec(tmp_path)
+    access = issue_access(before)
+    rotate_both(tmp_path)
+    dev_retired_key_path(tmp_path, "access_token", old.access.current.kid).unlink()
+
+    after, _ = dev_codec(tmp_path)
+
+    with pytest.raises(TokenInvalidError, match="unknown signing key"):
+        after.decode_access(access)
+
+
+def test_previous_keys_from_settings_verify_as_pem_and_as_path(
+    tmp_path: Path, keys: KeyRing
+) -> None:
+    """Configured keys rotated by hand: the old pair's public keys become previous keys."""
+    old = JwtTokenCodec(keys, ISSUER, AUDIENCE)
+    access, refresh = issue_access(old), issue_refresh(old, "old-refresh")
+    refresh_path = tmp_path / "refresh_previous.pem"
+    refresh_path.write_bytes(public_pem(keys.refresh.current.public_key))
+    access_previous = public_pem(keys.access.current.public_key).decode()
+
+    new, ring = dev_codec(
+        tmp_path / "new",
+        access_previous=(access_previous,),
+        refresh_previous=(str(refresh_path),),
+    )
+
+    assert new.decode_access(access).subject == SUBJECT
+    assert new.decode_refresh(refresh).jti == "old-refresh"
+    assert kid_of(issue_access(new)) == ring.access.current.kid != keys.access.current.kid
+    assert [key["kid"] for key in new.jwks()["keys"]] == [
+        ring.access.current.kid,
+        keys.access.current.kid,
+    ]

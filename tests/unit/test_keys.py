@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -13,12 +14,21 @@ from jwt.algorithms import RSAAlgorithm
 from app.utils.keys import (
     KeyLoadError,
     KeyRing,
+    KeySet,
+    VerificationKey,
+    dev_retired_key_path,
+    generate_private_key,
     load_key_pair,
     load_or_create_dev_key,
+    load_public_key,
+    load_retired_dev_keys,
     private_pem,
     public_pem,
     read_pem,
+    rotate_dev_key,
+    signing_key,
     thumbprint,
+    write_new_files,
 )
 from tests.conftest import KeyPems
 
@@ -277,3 +287,278 @@ def test_key_ring_without_configuration_generates_separate_dev_keys(tmp_path: Pa
     assert ring.access[0].kid != ring.refresh[0].kid
     assert (tmp_path / "keys" / "access_token_private.pem").is_file()
     assert (tmp_path / "keys" / "refresh_token_private.pem").is_file()
+
+
+def configured_ring(
+    key_pems: KeyPems,
+    data_dir: Path,
+    access_previous: tuple[str, ...] = (),
+    refresh_previous: tuple[str, ...] = (),
+) -> KeyRing:
+    return KeyRing(
+        access_private=key_pems.access_private,
+        access_public=key_pems.access_public,
+        refresh_private=key_pems.refresh_private,
+        refresh_public=key_pems.refresh_public,
+        data_dir=data_dir,
+        access_previous=access_previous,
+        refresh_previous=refresh_previous,
+    )
+
+
+def dev_ring(data_dir: Path, access_previous: tuple[str, ...] = ()) -> KeyRing:
+    return KeyRing(
+        access_private=None,
+        access_public=None,
+        refresh_private=None,
+        refresh_public=None,
+        data_dir=data_dir,
+        access_previous=access_previous,
+    )
+
+
+@pytest.fixture(scope="module")
+def retired_pem() -> str:
+    """The public half of a key that signed tokens before a rotation."""
+    return public_pem(generate_private_key().public_key()).decode()
+
+
+# --- KeySet -----------------------------------------------------------------------------
+
+
+def test_key_set_holds_the_current_key_first_then_the_retired_ones(
+    key_pems: KeyPems, retired_pem: str
+) -> None:
+    current = load_key_pair(key_pems.access_private, key_pems.access_public, "ACCESS_TOKEN")
+    retired = load_public_key(retired_pem, "X")
+
+    keys = KeySet.build(current, [retired])
+
+    assert keys.current is current
+    assert [key.kid for key in keys] == [current.kid, retired.kid]
+    assert len(keys) == 2
+    assert keys[0].kid == current.kid
+    assert keys.find(retired.kid) == retired
+    assert keys.find(current.kid) is current
+    assert keys.find("unknown") is None
+    assert keys.find(None) is None
+
+
+def test_key_set_drops_a_retired_key_equal_to_the_current_one_and_repeats(
+    key_pems: KeyPems, retired_pem: str
+) -> None:
+    current = load_key_pair(key_pems.access_private, key_pems.access_public, "ACCESS_TOKEN")
+    retired = load_public_key(retired_pem, "X")
+
+    keys = KeySet.build(current, [current, retired, load_public_key(retired_pem, "Y")])
+
+    assert [key.kid for key in keys] == [current.kid, retired.kid]
+
+
+def test_a_retired_key_never_keeps_a_private_key(key_pems: KeyPems) -> None:
+    current = load_key_pair(key_pems.access_private, key_pems.access_public, "ACCESS_TOKEN")
+    old = signing_key(generate_private_key())
+
+    keys = KeySet.build(current, [old])
+
+    assert type(keys.retired[0]) is VerificationKey
+    assert not hasattr(keys.retired[0], "private_key")
+
+
+# --- retired keys from the *_PREVIOUS_PUBLIC_KEYS settings ------------------------------
+
+
+def test_previous_keys_given_as_pem_and_as_a_path_are_accepted(
+    tmp_path: Path, key_pems: KeyPems, retired_pem: str
+) -> None:
+    refresh_retired = public_pem(generate_private_key().public_key()).decode()
+    path = tmp_path / "refresh_old.pem"
+    path.write_text(refresh_retired)
+    ring = configured_ring(
+        key_pems, tmp_path, access_previous=(retired_pem,), refresh_previous=(str(path),)
+    )
+
+    ring.load()
+
+    assert [k.kid for k in ring.access] == [
+        thumbprint(public_key_of(key_pems.access_public)),
+        thumbprint(public_key_of(retired_pem)),
+    ]
+    assert [k.kid for k in ring.refresh] == [
+        thumbprint(public_key_of(key_pems.refresh_public)),
+        thumbprint(public_key_of(refresh_retired)),
+    ]
+    assert ring.access.current.kid == thumbprint(public_key_of(key_pems.access_public))
+
+
+def test_previous_key_as_base64_of_pem_is_accepted(
+    tmp_path: Path, key_pems: KeyPems, retired_pem: str
+) -> None:
+    encoded = base64.b64encode(retired_pem.encode()).decode()
+    ring = configured_ring(key_pems, tmp_path, access_previous=(encoded,))
+
+    ring.load()
+
+    assert ring.access.retired[0].kid == thumbprint(public_key_of(retired_pem))
+
+
+def test_previous_key_equal_to_the_current_key_is_ignored(
+    tmp_path: Path, key_pems: KeyPems
+) -> None:
+    ring = configured_ring(key_pems, tmp_path, access_previous=(key_pems.access_public,))
+
+    ring.load()
+
+    assert len(ring.access) == 1
+    assert ring.access.retired == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("not a key", "not PEM text"),
+        ("/nonexistent/old_access.pem", "not PEM text"),
+        ("-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----", "not an RSA"),
+    ],
+)
+def test_a_bad_previous_key_refuses_to_load_naming_the_setting(
+    tmp_path: Path, key_pems: KeyPems, retired_pem: str, value: str, reason: str
+) -> None:
+    ring = configured_ring(key_pems, tmp_path, refresh_previous=(retired_pem, value))
+
+    with pytest.raises(KeyLoadError, match=reason) as caught:
+        ring.load()
+
+    assert "REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS (item 2)" in str(caught.value)
+    with pytest.raises(RuntimeError, match="load"):
+        _ = ring.access  # nothing half-loaded
+
+
+def test_a_private_key_as_previous_key_is_refused_without_echoing_it(
+    tmp_path: Path, key_pems: KeyPems
+) -> None:
+    ring = configured_ring(key_pems, tmp_path, access_previous=(key_pems.refresh_private,))
+
+    with pytest.raises(KeyLoadError, match="ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS") as caught:
+        ring.load()
+
+    body = key_pems.refresh_private.splitlines()[1]
+    assert body not in str(caught.value)
+
+
+def test_a_short_previous_key_is_refused(tmp_path: Path, key_pems: KeyPems) -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the weak key under test
+    ring = configured_ring(
+        key_pems, tmp_path, access_previous=(public_pem(small.public_key()).decode(),)
+    )
+
+    with pytest.raises(KeyLoadError, match=r"ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS.*2048 bits"):
+        ring.load()
+
+
+def test_the_other_kinds_current_key_is_refused_as_a_previous_key(
+    tmp_path: Path, key_pems: KeyPems
+) -> None:
+    ring = configured_ring(key_pems, tmp_path, access_previous=(key_pems.refresh_public,))
+
+    with pytest.raises(KeyLoadError, match=r"ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS.*REFRESH_TOKEN"):
+        ring.load()
+
+
+# --- development key rotation ------------------------------------------------------------
+
+
+def test_rotate_dev_key_retires_the_old_public_key_and_replaces_the_private_one(
+    tmp_path: Path,
+) -> None:
+    old = load_or_create_dev_key(tmp_path, "access_token")
+
+    rotation = rotate_dev_key(tmp_path, "access_token")
+
+    private = tmp_path / "keys" / "access_token_private.pem"
+    retired = tmp_path / "keys" / f"access_token_retired_{old.kid}.pem"
+    assert rotation.retired is not None
+    assert rotation.retired.kid == old.kid
+    assert rotation.retired_path == retired
+    assert rotation.current.kid != old.kid
+    assert load_or_create_dev_key(tmp_path, "access_token").kid == rotation.current.kid
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert b"PRIVATE" not in retired.read_bytes()
+    assert thumbprint(public_key_of(retired.read_text())) == old.kid
+    assert not [p for p in private.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_rotate_dev_key_without_a_key_just_creates_one(tmp_path: Path) -> None:
+    rotation = rotate_dev_key(tmp_path, "refresh_token")
+
+    assert rotation.retired is None
+    assert rotation.retired_path is None
+    assert load_or_create_dev_key(tmp_path, "refresh_token").kid == rotation.current.kid
+    assert load_retired_dev_keys(tmp_path, "refresh_token") == []
+
+
+def test_dev_ring_signs_with_the_newest_key_and_accepts_every_retired_one(
+    tmp_path: Path,
+) -> None:
+    first = load_or_create_dev_key(tmp_path, "access_token")
+    second = rotate_dev_key(tmp_path, "access_token").current
+    third = rotate_dev_key(tmp_path, "access_token").current
+    ring = dev_ring(tmp_path)
+
+    ring.load()
+
+    assert ring.access.current.kid == third.kid
+    assert ring.access[0].kid == third.kid
+    assert {k.kid for k in ring.access.retired} == {first.kid, second.kid}
+    assert len(ring.access) == 3
+    assert [k.kid for k in ring.refresh] == [ring.refresh.current.kid]
+
+
+def test_dev_retired_files_are_ignored_once_keys_are_configured(
+    tmp_path: Path, key_pems: KeyPems
+) -> None:
+    old = load_or_create_dev_key(tmp_path, "access_token")
+    rotate_dev_key(tmp_path, "access_token")
+    assert dev_retired_key_path(tmp_path, "access_token", old.kid).is_file()
+    ring = configured_ring(key_pems, tmp_path)
+
+    ring.load()
+
+    assert old.kid not in {k.kid for k in ring.access}
+    assert len(ring.access) == 1
+
+
+def test_a_corrupt_retired_file_refuses_to_load_naming_the_file(tmp_path: Path) -> None:
+    load_or_create_dev_key(tmp_path, "access_token")
+    bad = dev_retired_key_path(tmp_path, "access_token", "bogus")
+    bad.write_text("garbage")
+
+    with pytest.raises(KeyLoadError, match=re.escape(str(bad))):
+        dev_ring(tmp_path).load()
+
+
+# --- writing key files -------------------------------------------------------------------
+
+
+def test_write_new_files_refuses_to_overwrite_anything_without_force(tmp_path: Path) -> None:
+    existing = tmp_path / "b.pem"
+    existing.write_bytes(b"keep me")
+    files = [(tmp_path / "a.pem", b"new a", 0o600), (existing, b"new b", 0o644)]
+
+    with pytest.raises(FileExistsError, match=r"b\.pem"):
+        write_new_files(files, force=False)
+
+    assert not (tmp_path / "a.pem").exists()
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_write_new_files_with_force_replaces_with_the_given_mode(tmp_path: Path) -> None:
+    existing = tmp_path / "private.pem"
+    existing.write_bytes(b"old")
+    existing.chmod(0o644)
+
+    write_new_files([(existing, b"new", 0o600)], force=True)
+
+    assert existing.read_bytes() == b"new"
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["private.pem"]
