@@ -3,6 +3,8 @@
 from abc import ABC, abstractmethod
 
 from app.interfaces.health_probe import HealthProbe
+from app.interfaces.repositories.audit_repository import AuditRepository
+from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.interfaces.repositories.one_time_code_repository import (
     CooldownRepository,
     OneTimeCodeRepository,
@@ -25,6 +27,8 @@ class Storage(ABC):
     outbox: OutboxRepository
     codes: OneTimeCodeRepository
     cooldowns: CooldownRepository
+    audit: AuditRepository
+    lockouts: LoginLockoutRepository
     uow: UnitOfWork
     probe: HealthProbe
 

@@ -22,6 +22,7 @@ from app.db import Database
 from app.db.mongo import MongoConnection
 from app.factories.user_factory import UserFactory
 from app.interfaces.repositories import (
+    AuditRepository,
     CooldownRepository,
     OneTimeCodeRepository,
     OutboxRepository,
@@ -34,6 +35,7 @@ from app.models.one_time_code import CodePurpose, OneTimeCode
 from app.models.role import Role
 from app.models.session import Session
 from app.models.user import User
+from app.repositories.mongo.audit_repository import MongoAuditRepository
 from app.repositories.mongo.base import MongoUnitOfWork
 from app.repositories.mongo.indexes import ensure_indexes
 from app.repositories.mongo.one_time_code_repository import (
@@ -43,6 +45,7 @@ from app.repositories.mongo.one_time_code_repository import (
 from app.repositories.mongo.outbox_repository import MongoOutboxRepository
 from app.repositories.mongo.session_repository import MongoSessionRepository
 from app.repositories.mongo.user_repository import MongoUserRepository
+from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
 from app.repositories.sql.migrator import upgrade_to_head
 from app.repositories.sql.one_time_code_repository import (
@@ -89,6 +92,7 @@ class Backend:
     outbox: OutboxRepository
     codes: OneTimeCodeRepository
     cooldowns: CooldownRepository
+    audit: AuditRepository
     uow: UnitOfWork
     clock: ManualClock = field(default_factory=ManualClock)
     # False for a store whose ``uow.atomic()`` runs the calls in order without a
@@ -211,6 +215,7 @@ def _sql_backend(name: str) -> Backend:
         outbox=SqlOutboxRepository(Database.engine),
         codes=SqlOneTimeCodeRepository(Database.engine),
         cooldowns=SqlCooldownRepository(Database.engine),
+        audit=SqlAuditRepository(Database.engine),
         uow=SqlUnitOfWork(Database.engine),
     )
 
@@ -246,6 +251,7 @@ def _mongo_backend(name: str, database: str, *, transactional: bool) -> Backend:
         outbox=MongoOutboxRepository(provider),
         codes=MongoOneTimeCodeRepository(provider),
         cooldowns=MongoCooldownRepository(provider),
+        audit=MongoAuditRepository(provider),
         uow=MongoUnitOfWork(client, lambda: transactional),
         transactional=transactional,
     )

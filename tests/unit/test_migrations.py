@@ -17,7 +17,15 @@ from app.db import Database
 from app.repositories.sql.migrator import alembic_config, upgrade_to_head
 from app.repositories.sql.tables import metadata
 
-TABLES = {"users", "sessions", "one_time_codes", "cooldowns", "outbox_messages"}
+TABLES = {
+    "users",
+    "sessions",
+    "one_time_codes",
+    "cooldowns",
+    "outbox_messages",
+    "audit_events",
+    "login_lockouts",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

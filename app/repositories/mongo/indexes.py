@@ -18,9 +18,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire"),
     ],
     "cooldowns": [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
+    "login_lockouts": [
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire")
+    ],
     "outbox": [
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
         IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)], name="leased"),
+    ],
+    # Newest-first listings (``_id`` is a time-ordered id) of one user or one event type.
+    "audit_events": [
+        IndexModel([("subject_id", ASCENDING), ("_id", DESCENDING)], name="by_subject"),
+        IndexModel([("actor_id", ASCENDING), ("_id", DESCENDING)], name="by_actor"),
+        IndexModel([("event", ASCENDING), ("_id", DESCENDING)], name="by_event"),
     ],
 }
 

@@ -6,8 +6,10 @@ from typing import Any
 from app.db.mongo import MongoConnection
 from app.interfaces.health_probe import HealthProbe
 from app.interfaces.storage import Storage
+from app.repositories.mongo.audit_repository import MongoAuditRepository
 from app.repositories.mongo.base import DatabaseProvider, MongoUnitOfWork
 from app.repositories.mongo.indexes import ensure_indexes
+from app.repositories.mongo.login_lockout_repository import MongoLoginLockoutRepository
 from app.repositories.mongo.one_time_code_repository import (
     MongoCooldownRepository,
     MongoOneTimeCodeRepository,
@@ -39,6 +41,8 @@ class MongoStorage(Storage):
         self.outbox = MongoOutboxRepository(database)
         self.codes = MongoOneTimeCodeRepository(database)
         self.cooldowns = MongoCooldownRepository(database)
+        self.audit = MongoAuditRepository(database)
+        self.lockouts = MongoLoginLockoutRepository(database)
         self.uow = MongoUnitOfWork(self._client, lambda: self._transactions)
         self.probe = MongoHealthProbe(database)
         self._database = database

@@ -4,7 +4,9 @@ from functools import partial
 
 from app.db import Database
 from app.interfaces.storage import Storage
+from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.login_lockout_repository import SqlLoginLockoutRepository
 from app.repositories.sql.migrator import upgrade_to_head
 from app.repositories.sql.one_time_code_repository import (
     SqlCooldownRepository,
@@ -27,6 +29,8 @@ class SqlStorage(Storage):
         self.outbox = SqlOutboxRepository(engine)
         self.codes = SqlOneTimeCodeRepository(engine)
         self.cooldowns = SqlCooldownRepository(engine)
+        self.audit = SqlAuditRepository(engine)
+        self.lockouts = SqlLoginLockoutRepository(engine)
         self.uow = SqlUnitOfWork(engine)
         self.probe = SqlHealthProbe(engine)
 

@@ -113,3 +113,31 @@ outbox_messages = Table(
     Column("sent_at", UtcDateTime, nullable=True),
     Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
 )
+
+login_lockouts = Table(
+    "login_lockouts",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("lockouts", Integer, nullable=False),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Append-only. No foreign keys: an event outlives the users it mentions.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("event", String(40), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor_id", String(36), nullable=True),
+    Column("subject_id", String(36), nullable=True),
+    Column("subject_email", String(320), nullable=True),
+    Column("ip_address", String(64), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_events_subject_id", "subject_id"),
+    Index("ix_audit_events_actor_id", "actor_id"),
+    Index("ix_audit_events_event", "event"),
+)

@@ -1,0 +1,89 @@
+"""Login lockout counters in SQL."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.engine import RowMapping
+
+from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
+from app.models.login_lockout import LoginLockout
+from app.repositories.sql.base import SqlRepository, dialect_insert
+from app.repositories.sql.tables import login_lockouts
+
+
+class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
+    """An upsert counts the failure; a conditional update applies the lock."""
+
+    async def get(self, key: str) -> LoginLockout | None:
+        async with self._read() as conn:
+            row = (
+                (await conn.execute(select(login_lockouts).where(login_lockouts.c.key == key)))
+                .mappings()
+                .first()
+            )
+        return self._to_lockout(row) if row is not None else None
+
+    async def record_failure(
+        self, key: str, now: datetime, max_failures: int, lock_seconds: list[int]
+    ) -> LoginLockout:
+        async with self._write() as conn:
+            statement = dialect_insert(conn, login_lockouts).values(
+                key=key, failures=1, lockouts=0, locked_until=None, updated_at=now
+            )
+            row = (
+                (
+                    await conn.execute(
+                        statement.on_conflict_do_update(
+                            index_elements=["key"],
+                            set_={
+                                "failures": login_lockouts.c.failures + 1,
+                                "updated_at": now,
+                            },
+                        ).returning(login_lockouts)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            if row["failures"] >= max_failures:
+                lock = case(
+                    *(
+                        (login_lockouts.c.lockouts == index, now + timedelta(seconds=seconds))
+                        for index, seconds in enumerate(lock_seconds)
+                    ),
+                    else_=now + timedelta(seconds=lock_seconds[-1]),
+                )
+                locked = (
+                    (
+                        await conn.execute(
+                            update(login_lockouts)
+                            .where(
+                                login_lockouts.c.key == key,
+                                login_lockouts.c.failures >= max_failures,
+                            )
+                            .values(
+                                locked_until=lock,
+                                lockouts=login_lockouts.c.lockouts + 1,
+                                failures=0,
+                            )
+                            .returning(login_lockouts)
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+                row = locked or row
+        return self._to_lockout(row)
+
+    async def clear(self, key: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(delete(login_lockouts).where(login_lockouts.c.key == key))
+
+    @staticmethod
+    def _to_lockout(row: RowMapping) -> LoginLockout:
+        return LoginLockout(
+            key=row["key"],
+            failures=row["failures"],
+            lockouts=row["lockouts"],
+            locked_until=row["locked_until"],
+        )
