@@ -81,11 +81,12 @@ class AsyncCollection:
         query: dict[str, Any],
         update: dict[str, Any],
         sort: list[tuple[str, int]] | None = None,
+        upsert: bool = False,
         return_document: bool = ReturnDocument.BEFORE,
         session: Any = None,
     ) -> Any:
         return self._collection.find_one_and_update(
-            query, update, sort=sort, return_document=return_document
+            query, update, sort=sort, upsert=upsert, return_document=return_document
         )
 
     async def update_one(
