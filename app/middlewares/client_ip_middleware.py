@@ -1,0 +1,89 @@
+"""Work out the client's IP once per request, trusting X-Forwarded-For only from proxies."""
+
+import ipaddress
+from collections.abc import Iterable
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.models.auth import ClientInfo
+
+MAX_USER_AGENT_LENGTH = 512
+# The client of the request this task serves; pure ASGI middleware runs in the same
+# task as the endpoint, so what is set here is what the services read.
+_current_client: ContextVar[ClientInfo | None] = ContextVar("current_client", default=None)
+
+
+class ContextVarRequestContext:
+    """Implements ``app.interfaces.request_context.RequestContext`` for the services."""
+
+    def client(self) -> ClientInfo:
+        return _current_client.get() or ClientInfo()
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: Iterable[str]) -> list[Network]:
+    """IPs and CIDR networks, as in TRUSTED_PROXIES; a bad entry raises ValueError."""
+    return [ipaddress.ip_network(value.strip(), strict=False) for value in values]
+
+
+class ClientIpMiddleware:
+    """Puts the client IP in ``scope["state"]["client_ip"]``.
+
+    The socket peer is the client unless it is a trusted proxy; then the
+    X-Forwarded-For chain is read from the right, skipping trusted proxies, and the
+    first address not in the list is the client. A client cannot forge its way past
+    this: everything left of the first untrusted hop is ignored.
+    """
+
+    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str] = ()) -> None:
+        self.app = app
+        self.trusted = parse_networks(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ip = self.client_ip(scope)
+        scope.setdefault("state", {})["client_ip"] = ip
+        agent = dict(scope["headers"]).get(b"user-agent", b"").decode("latin-1")
+        token = _current_client.set(
+            ClientInfo(user_agent=agent[:MAX_USER_AGENT_LENGTH] or None, ip_address=ip)
+        )
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current_client.reset(token)
+
+    def client_ip(self, scope: Scope) -> str | None:
+        client = scope.get("client")
+        peer: str | None = str(client[0]) if client else None
+        if peer is None or not self._is_trusted(peer):
+            return peer
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-for"
+        ]
+        hops = [hop.strip() for header in forwarded for hop in header.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop if _is_ip(hop) else peer
+        return hops[0] if hops and _is_ip(hops[0]) else peer
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

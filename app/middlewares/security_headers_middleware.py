@@ -1,0 +1,87 @@
+"""Security headers on every response, and a Host header allow-list."""
+
+import fnmatch
+from collections.abc import Iterable
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.utils.problem import problem, request_id_of
+
+# The API serves JSON only: nothing may load, frame or run from it.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Swagger UI and ReDoc load their bundles from jsDelivr and start with an inline script.
+DOCS_POLICY = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "worker-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeadersMiddleware:
+    """Adds nosniff, referrer, framing and content-security headers; defaults
+    ``Cache-Control: no-store`` on the API, whose answers are personal."""
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        docs = path.startswith(DOCS_PATHS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                headers["Content-Security-Policy"] = DOCS_POLICY if docs else API_POLICY
+                if path.startswith("/api/") and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+                if self.hsts and scope.get("scheme") == "https":
+                    headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TrustedHostMiddleware:
+    """Refuses requests whose Host header is not allowed, with a problem response.
+
+    Patterns are exact hosts or ``*.example.com`` for any subdomain.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = [host.lower() for host in allowed_hosts]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        response = problem(
+            400,
+            detail="The Host header is not allowed.",
+            code="invalid_host",
+            request_id=request_id_of(scope),
+        )
+        await response(scope, receive, send)
+
+    def _allowed(self, scope: Scope) -> bool:
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return any(
+            pattern in ("*", hostname)
+            or (pattern.startswith("*.") and fnmatch.fnmatchcase(hostname, pattern))
+            for pattern in self.allowed
+        )
