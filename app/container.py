@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from app.commands.base import EmailBranding, EmailInvoker
 from app.config import EmailBackend, Settings
 from app.controllers.account_email_controller import AccountEmailController
+from app.controllers.admin_audit_controller import AdminAuditController
 from app.controllers.admin_email_controller import AdminEmailController
 from app.controllers.admin_user_controller import AdminUserController
 from app.controllers.auth_controller import AuthController
@@ -12,16 +13,21 @@ from app.controllers.system_controller import SystemController
 from app.controllers.user_controller import UserController
 from app.factories.user_factory import UserFactory
 from app.interfaces.email_sender import EmailSender
+from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.storage import Storage
+from app.middlewares.client_ip_middleware import ContextVarRequestContext
 from app.repositories.mongo.storage import MongoStorage
 from app.repositories.sql.storage import SqlStorage
 from app.services.access_policy import AccessPolicy
+from app.services.audit_trail import AuditTrail
 from app.services.auth_service import AuthPolicy, AuthService
 from app.services.cooldown import EmailCooldown
 from app.services.email_verification_service import EmailVerificationService
+from app.services.login_throttle import LockoutPolicy, LoginThrottle
 from app.services.one_time_code_service import CodePolicy, OneTimeCodeService
 from app.services.outbox_dispatcher import DeliveryPolicy, OutboxDispatcher
 from app.services.outbox_service import OutboxService
+from app.services.password_policy import PasswordPolicy
 from app.services.password_reset_service import PasswordResetService
 from app.services.session_service import SessionService
 from app.services.user_service import UserService
@@ -33,6 +39,7 @@ from app.utils.jwt_codec import JwtTokenCodec
 from app.utils.keyed_hasher import HmacHasher, SecretKey
 from app.utils.keys import KeyRing
 from app.utils.password_hasher import PwdlibPasswordHasher
+from app.utils.rate_limiter import DisabledRateLimiter, LimitsRateLimiter, build_limits_storage
 from app.utils.template_renderer import JinjaTemplateRenderer
 
 
@@ -49,11 +56,13 @@ class Container:
     auth_service: AuthService
     user_service: UserService
     dispatcher: OutboxDispatcher
+    rate_limiter: RateLimiter
     auth_controller: AuthController
     user_controller: UserController
     admin_user_controller: AdminUserController
     account_email_controller: AccountEmailController
     admin_email_controller: AdminEmailController
+    admin_audit_controller: AdminAuditController
     system_controller: SystemController
 
 
@@ -81,6 +90,22 @@ def build_email_sender(settings: Settings) -> EmailSender:
     return ConsoleEmailSender()
 
 
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    if not settings.rate_limit_enabled:
+        return DisabledRateLimiter()
+    return LimitsRateLimiter(
+        build_limits_storage(settings.rate_limit_storage_url),
+        {
+            RateLimit.LOGIN_PER_IP: settings.rate_limit_login_per_ip,
+            RateLimit.LOGIN_PER_ACCOUNT: settings.rate_limit_login_per_account,
+            RateLimit.REGISTER_PER_IP: settings.rate_limit_register_per_ip,
+            RateLimit.EMAIL_PER_ADDRESS: settings.rate_limit_email_per_address,
+            RateLimit.EMAIL_PER_IP: settings.rate_limit_email_per_ip,
+            RateLimit.CODE_PER_ADDRESS: settings.rate_limit_code_per_address,
+        },
+    )
+
+
 def build_storage(settings: Settings) -> Storage:
     """SQL or MongoDB, from DATABASE_URL (or the original project's MONGO_* variables)."""
     mongo_url = settings.mongo_url
@@ -99,6 +124,8 @@ def build_container(settings: Settings) -> Container:
         refresh_private=settings.refresh_token_private_key,
         refresh_public=settings.refresh_token_public_key,
         data_dir=settings.data_dir,
+        access_previous=settings.access_token_previous_public_keys,
+        refresh_previous=settings.refresh_token_previous_public_keys,
     )
     secret = SecretKey(settings.secret_key, settings.data_dir)
     keyed_hasher = HmacHasher(secret)
@@ -125,9 +152,11 @@ def build_container(settings: Settings) -> Container:
     cooldown = EmailCooldown(
         storage.cooldowns, keyed_hasher, clock, settings.otp_resend_cooldown_seconds
     )
-    verification = EmailVerificationService(users, codes, cooldown, invoker, uow, clock)
+    audit = AuditTrail(storage.audit, ContextVarRequestContext(), clock)
+    verification = EmailVerificationService(users, codes, cooldown, invoker, uow, clock, audit)
+    password_policy = PasswordPolicy.from_bundled_list()
     password_reset = PasswordResetService(
-        users, sessions, hasher, codes, cooldown, invoker, uow, clock
+        users, sessions, hasher, codes, cooldown, invoker, uow, clock, password_policy, audit
     )
     auth_service = AuthService(
         users,
@@ -144,9 +173,23 @@ def build_container(settings: Settings) -> Container:
         ),
         verification,
         uow,
+        LoginThrottle(
+            storage.lockouts,
+            keyed_hasher,
+            clock,
+            LockoutPolicy(
+                max_failures=settings.login_max_failures,
+                base_seconds=settings.login_lockout_seconds,
+                max_seconds=settings.login_lockout_max_seconds,
+            ),
+        ),
+        password_policy,
+        audit,
     )
-    user_service = UserService(users, sessions, hasher, factory, policy, clock, invoker, uow)
-    session_service = SessionService(sessions, users, policy, clock)
+    user_service = UserService(
+        users, sessions, hasher, factory, policy, clock, invoker, uow, password_policy, audit
+    )
+    session_service = SessionService(sessions, users, policy, clock, audit)
     dispatcher = OutboxDispatcher(
         outbox,
         build_email_sender(settings),
@@ -170,10 +213,12 @@ def build_container(settings: Settings) -> Container:
         auth_service=auth_service,
         user_service=user_service,
         dispatcher=dispatcher,
+        rate_limiter=build_rate_limiter(settings),
         auth_controller=AuthController(auth_service),
         user_controller=UserController(user_service, session_service),
         admin_user_controller=AdminUserController(user_service, session_service),
         account_email_controller=AccountEmailController(verification, password_reset),
         admin_email_controller=AdminEmailController(OutboxService(outbox)),
+        admin_audit_controller=AdminAuditController(audit),
         system_controller=SystemController(codec, storage.probe),
     )

@@ -11,17 +11,24 @@ from starlette.middleware.cors import CORSMiddleware
 from app.config import ConfigurationError, Settings, load_settings
 from app.container import Container, build_container
 from app.middlewares.body_size_limit_middleware import BodySizeLimitMiddleware
+from app.middlewares.client_ip_middleware import ClientIpMiddleware
 from app.middlewares.exception_handlers import register_exception_handlers
 from app.middlewares.request_id_middleware import RequestIdMiddleware
+from app.middlewares.security_headers_middleware import (
+    SecurityHeadersMiddleware,
+    TrustedHostMiddleware,
+)
 from app.middlewares.token_refresh_middleware import TokenRefreshMiddleware
 from app.routes.dependencies import AuthDependencies
 from app.routes.system_routes import SystemRoutes
 from app.routes.v1.account_email_routes import AccountEmailRoutes
+from app.routes.v1.admin_audit_routes import AdminAuditRoutes
 from app.routes.v1.admin_email_routes import AdminEmailRoutes
 from app.routes.v1.admin_user_routes import AdminUserRoutes
 from app.routes.v1.auth_routes import AuthRoutes
 from app.routes.v1.user_routes import UserRoutes
 from app.routes.v2.user_routes import UserRoutesV2
+from app.utils.keys import KeyLoadError
 
 logger = logging.getLogger("app")
 
@@ -35,7 +42,10 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        container.keys.load()
+        try:
+            container.keys.load()
+        except KeyLoadError as exc:
+            raise ConfigurationError(str(exc)) from None
         container.secret.load()
         await container.storage.open()
         stop = asyncio.Event()
@@ -64,13 +74,15 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
 def _routers(container: Container) -> tuple[APIRouter, APIRouter]:
     auth = AuthDependencies(container.auth_controller, container.codec)
     v1 = APIRouter(prefix=API_V1)
-    v1.include_router(AuthRoutes(container.auth_controller, auth).router)
-    v1.include_router(AccountEmailRoutes(container.account_email_controller).router)
+    limiter = container.rate_limiter
+    v1.include_router(AuthRoutes(container.auth_controller, auth, limiter).router)
+    v1.include_router(AccountEmailRoutes(container.account_email_controller, limiter).router)
     v1.include_router(
         AdminEmailRoutes(
             container.account_email_controller, container.admin_email_controller, auth
         ).router
     )
+    v1.include_router(AdminAuditRoutes(container.admin_audit_controller, auth).router)
     # /users/me must be matched before /users/{user_id}.
     v1.include_router(UserRoutes(container.user_controller, auth).router)
     v1.include_router(AdminUserRoutes(container.admin_user_controller, auth).router)
@@ -83,7 +95,8 @@ def _routers(container: Container) -> tuple[APIRouter, APIRouter]:
 
 def _add_middleware(app: FastAPI, container: Container) -> None:
     settings = container.settings
-    # Starlette runs the last one added first: request id, body limit, CORS, refresh.
+    # Starlette runs the last one added first: request id, trusted host, security
+    # headers, body limit, client IP, CORS, then the token refresh.
     app.add_middleware(
         TokenRefreshMiddleware,
         codec=container.codec,
@@ -102,7 +115,11 @@ def _add_middleware(app: FastAPI, container: Container) -> None:
             expose_headers=["x-access-token", "x-refresh-token", "x-request-id", "retry-after"],
             max_age=600,
         )
+    app.add_middleware(ClientIpMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
+    if settings.trusted_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(RequestIdMiddleware)
 
 

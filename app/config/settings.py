@@ -4,12 +4,14 @@ The original project's variable names (``ACCESSTOKENPRIVATEKEY``, ``MONGO_HOST``
 are accepted as aliases so an existing `.env` keeps working unchanged.
 """
 
+import ipaddress
 import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 from urllib.parse import quote_plus
 
+from limits import parse as parse_limit
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pymongo.errors import ConfigurationError as ConfigurationErrorPyMongo
@@ -226,6 +228,39 @@ class Settings(BaseSettings):
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator(
+        "rate_limit_login_per_ip",
+        "rate_limit_login_per_account",
+        "rate_limit_register_per_ip",
+        "rate_limit_email_per_address",
+        "rate_limit_email_per_ip",
+        "rate_limit_code_per_address",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_limit(value)
+        except ValueError:
+            raise ValueError('must look like "5/minute" or "100/hour"') from None
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _check_rate_limit_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", *MONGO_SCHEMES)):
+            raise ValueError("must start with memory://, redis://, rediss:// or mongodb://")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
     @field_validator("database_url")

@@ -59,9 +59,17 @@ class AuthDependencies:
             return None
 
 
+def client_ip(request: Request) -> str:
+    """The client's IP as ClientIpMiddleware worked it out (proxy-aware)."""
+    value = request.scope.get("state", {}).get("client_ip")
+    if isinstance(value, str):
+        return value
+    return request.client.host if request.client else "unknown"
+
+
 def client_info(request: Request) -> ClientInfo:
     user_agent = request.headers.get("user-agent")
     return ClientInfo(
         user_agent=user_agent[:MAX_USER_AGENT_LENGTH] if user_agent else None,
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request),
     )

@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from app.factories.user_factory import UserFactory
 from app.interfaces.clock import Clock
@@ -16,6 +17,7 @@ from app.interfaces.token_codec import (
     TokenInvalidError,
 )
 from app.interfaces.unit_of_work import UnitOfWork
+from app.models.audit import AuditEventType
 from app.models.auth import ClientInfo, Principal, TokenPair
 from app.models.errors import (
     AccountDisabledError,
@@ -25,7 +27,10 @@ from app.models.errors import (
 )
 from app.models.session import Session
 from app.models.user import User
+from app.services.audit_trail import AuditTrail
 from app.services.email_verification_service import EmailVerificationService
+from app.services.login_throttle import LoginThrottle
+from app.services.password_policy import PasswordPolicy
 from app.utils.ids import new_id
 
 logger = logging.getLogger(__name__)
@@ -55,7 +60,13 @@ class AuthService:
         policy: AuthPolicy,
         verification: EmailVerificationService,
         uow: UnitOfWork,
+        throttle: LoginThrottle,
+        password_policy: PasswordPolicy,
+        audit: AuditTrail,
     ) -> None:
+        self._audit = audit
+        self._throttle = throttle
+        self._password_policy = password_policy
         self._verification = verification
         self._uow = uow
         self._users = users
@@ -67,22 +78,27 @@ class AuthService:
         self._policy = policy
 
     async def register(self, email: str, password: str, full_name: str | None) -> User:
+        self._password_policy.check(password, email)
         hashed = await self._hasher.hash(password)
         user = self._factory.create(email=email, hashed_password=hashed, full_name=full_name)
         async with self._uow.atomic():
             await self._users.add(user)
             await self._verification.send_code(user)
+            await self._audit.record(AuditEventType.USER_CREATED, subject=user, actor=user)
         return user
 
     async def login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
-        user = await self._users.get_by_email(email.strip().lower())
+        email = email.strip().lower()
+        await self._throttle.ensure_not_locked(email)
+        user = await self._users.get_by_email(email)
         if user is None:
             # Same cost as a wrong password, so timing does not reveal which emails exist.
             await self._hasher.verify_dummy(password)
-            raise InvalidCredentialsError()
+            await self._login_failed(email, None)
         result = await self._hasher.verify(password, user.hashed_password)
         if not result.valid:
-            raise InvalidCredentialsError()
+            await self._login_failed(email, user)
+        await self._throttle.record_success(email)
         if not user.is_active:
             raise AccountDisabledError()
         if self._policy.require_verified_email and not user.is_verified:
@@ -102,7 +118,17 @@ class AuthService:
                 ip_address=client.ip_address,
             )
         )
+        await self._audit.record(AuditEventType.LOGIN_SUCCEEDED, subject=user, actor=user)
         return self._issue(user, session)
+
+    async def _login_failed(self, email: str, user: User | None) -> NoReturn:
+        locked = await self._throttle.record_failure(email)
+        await self._audit.record(AuditEventType.LOGIN_FAILED, subject=user, subject_email=email)
+        if locked:
+            await self._audit.record(
+                AuditEventType.ACCOUNT_LOCKED, subject=user, subject_email=email
+            )
+        raise InvalidCredentialsError()
 
     async def refresh(
         self, refresh_token: str, expected_session_id: str | None = None
@@ -147,6 +173,11 @@ class AuthService:
             # retrying or racing itself. Hand it the session's current token.
             return session
         await self._sessions.revoke(session.id, now)
+        await self._audit.record(
+            AuditEventType.REFRESH_TOKEN_REUSED,
+            subject_id=session.user_id,
+            details={"session_id": session.id},
+        )
         logger.warning(
             "Refresh token reuse detected; session %s of user %s revoked",
             session.id,
@@ -170,9 +201,15 @@ class AuthService:
 
     async def logout(self, principal: Principal) -> None:
         await self._sessions.revoke(principal.session_id, self._clock.now())
+        await self._audit.record(
+            AuditEventType.LOGGED_OUT, subject=principal.user, actor=principal.user
+        )
 
     async def logout_all(self, principal: Principal) -> None:
         await self._sessions.revoke_all(principal.user.id, self._clock.now())
+        await self._audit.record(
+            AuditEventType.LOGGED_OUT_EVERYWHERE, subject=principal.user, actor=principal.user
+        )
 
     def _issue(self, user: User, session: Session) -> TokenPair:
         now = self._clock.now()

@@ -9,9 +9,11 @@ from app.commands.email_commands import (
 from app.interfaces.clock import Clock
 from app.interfaces.repositories.user_repository import UserFilter, UserRepository
 from app.interfaces.unit_of_work import UnitOfWork
+from app.models.audit import AuditEventType
 from app.models.errors import InvalidCodeError, NotFoundError
 from app.models.one_time_code import CodePurpose
 from app.models.user import User
+from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
 from app.services.one_time_code_service import OneTimeCodeService
 
@@ -30,7 +32,9 @@ class EmailVerificationService:
         invoker: EmailInvoker,
         uow: UnitOfWork,
         clock: Clock,
+        audit: AuditTrail,
     ) -> None:
+        self._audit = audit
         self._users = users
         self._codes = codes
         self._cooldown = cooldown
@@ -71,6 +75,7 @@ class EmailVerificationService:
                 raise NotFoundError("No user with this id.")
             if not user.is_verified:
                 await self._invoker.execute(WelcomeCommand(updated))
+                await self._audit.record(AuditEventType.EMAIL_VERIFIED, subject=updated)
         return updated
 
     async def send_to_all_unverified(self) -> int:

@@ -7,10 +7,13 @@ from app.interfaces.password_hasher import PasswordHasher
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserRepository
 from app.interfaces.unit_of_work import UnitOfWork
+from app.models.audit import AuditEventType
 from app.models.errors import InvalidCodeError, NotFoundError
 from app.models.one_time_code import CodePurpose
+from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
 from app.services.one_time_code_service import OneTimeCodeService
+from app.services.password_policy import PasswordPolicy
 
 PURPOSE = CodePurpose.RESET_PASSWORD
 
@@ -28,7 +31,11 @@ class PasswordResetService:
         invoker: EmailInvoker,
         uow: UnitOfWork,
         clock: Clock,
+        password_policy: PasswordPolicy,
+        audit: AuditTrail,
     ) -> None:
+        self._audit = audit
+        self._password_policy = password_policy
         self._users = users
         self._sessions = sessions
         self._hasher = hasher
@@ -55,6 +62,7 @@ class PasswordResetService:
         if user is None or not user.is_active:
             raise InvalidCodeError()
         stored = await self._codes.check(user.id, PURPOSE, code)
+        self._password_policy.check(new_password, user.email)
         hashed = await self._hasher.hash(new_password)
         now = self._clock.now()
         async with self._uow.atomic():
@@ -67,3 +75,4 @@ class PasswordResetService:
                 raise NotFoundError("No user with this id.")
             await self._sessions.revoke_all(user.id, now)
             await self._invoker.execute(PasswordChangedCommand(updated, now))
+            await self._audit.record(AuditEventType.PASSWORD_RESET, subject=updated)

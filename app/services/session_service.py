@@ -3,11 +3,13 @@
 from app.interfaces.clock import Clock
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserRepository
+from app.models.audit import AuditEventType
 from app.models.auth import Principal
 from app.models.errors import NotFoundError
 from app.models.session import Session
 from app.models.user import User
 from app.services.access_policy import AccessPolicy
+from app.services.audit_trail import AuditTrail
 
 
 class SessionService:
@@ -19,7 +21,9 @@ class SessionService:
         users: UserRepository,
         policy: AccessPolicy,
         clock: Clock,
+        audit: AuditTrail,
     ) -> None:
+        self._audit = audit
         self._sessions = sessions
         self._users = users
         self._policy = policy
@@ -40,8 +44,15 @@ class SessionService:
         return await self._sessions.list_active(user_id, self._clock.now())
 
     async def revoke_all_for_user(self, actor: User, user_id: str) -> int:
-        await self._managed_user(actor, user_id)
-        return await self._sessions.revoke_all(user_id, self._clock.now())
+        target = await self._managed_user(actor, user_id)
+        revoked = await self._sessions.revoke_all(user_id, self._clock.now())
+        await self._audit.record(
+            AuditEventType.SESSIONS_REVOKED,
+            subject=target,
+            actor=actor,
+            details={"count": str(revoked)},
+        )
+        return revoked
 
     async def _managed_user(self, actor: User, user_id: str) -> User:
         target = await self._users.get_by_id(user_id)

@@ -11,6 +11,7 @@ from app.interfaces.password_hasher import PasswordHasher
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
 from app.interfaces.unit_of_work import UnitOfWork
+from app.models.audit import AuditEventType
 from app.models.auth import Principal
 from app.models.errors import (
     EmailTakenError,
@@ -21,6 +22,8 @@ from app.models.errors import (
 from app.models.role import Role
 from app.models.user import User
 from app.services.access_policy import AccessPolicy
+from app.services.audit_trail import AuditTrail
+from app.services.password_policy import PasswordPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,11 @@ class UserService:
         clock: Clock,
         invoker: EmailInvoker,
         uow: UnitOfWork,
+        password_policy: PasswordPolicy,
+        audit: AuditTrail,
     ) -> None:
+        self._audit = audit
+        self._password_policy = password_policy
         self._invoker = invoker
         self._uow = uow
         self._users = users
@@ -79,6 +86,7 @@ class UserService:
         result = await self._hasher.verify(current, principal.user.hashed_password)
         if not result.valid:
             raise IncorrectPasswordError()
+        self._password_policy.check(new, principal.user.email)
         hashed = await self._hasher.hash(new)
         now = self._clock.now()
         async with self._uow.atomic():
@@ -87,6 +95,9 @@ class UserService:
                 principal.user.id, now, except_session_id=principal.session_id
             )
             await self._invoker.execute(PasswordChangedCommand(updated, now))
+            await self._audit.record(
+                AuditEventType.PASSWORD_CHANGED, subject=updated, actor=principal.user
+            )
 
     async def list_page(self, filters: UserFilter, limit: int, offset: int) -> UserPage:
         return await self._users.list_page(filters, limit, offset)
@@ -96,6 +107,7 @@ class UserService:
 
     async def create(self, actor: User, new_user: NewUser) -> User:
         self._policy.ensure_can_assign(actor, new_user.role)
+        self._password_policy.check(new_user.password, new_user.email)
         hashed = await self._hasher.hash(new_user.password)
         user = self._factory.create(
             email=new_user.email,
@@ -104,7 +116,12 @@ class UserService:
             role=new_user.role,
             is_verified=new_user.is_verified,
         )
-        return await self._users.add(user)
+        async with self._uow.atomic():
+            await self._users.add(user)
+            await self._audit.record(
+                AuditEventType.USER_CREATED, subject=user, actor=actor, details={"role": user.role}
+            )
+        return user
 
     async def update(self, actor: User, user_id: str, changes: UserChanges) -> User:
         target = await self.get(user_id)
@@ -126,9 +143,24 @@ class UserService:
             values["is_verified"] = changes.is_verified
         if not values:
             return target
-        updated = await self._save(target.id, values)
-        if not updated.is_active:
-            await self._sessions.revoke_all(updated.id, self._clock.now())
+        async with self._uow.atomic():
+            updated = await self._save(target.id, values)
+            if not updated.is_active:
+                await self._sessions.revoke_all(updated.id, self._clock.now())
+            if updated.role is not target.role:
+                await self._audit.record(
+                    AuditEventType.ROLE_CHANGED,
+                    subject=updated,
+                    actor=actor,
+                    details={"from": target.role, "to": updated.role},
+                )
+            if updated.is_active != target.is_active:
+                await self._audit.record(
+                    AuditEventType.STATUS_CHANGED,
+                    subject=updated,
+                    actor=actor,
+                    details={"is_active": str(updated.is_active).lower()},
+                )
         return updated
 
     async def delete(self, actor: User, user_id: str) -> None:
@@ -136,9 +168,11 @@ class UserService:
         self._policy.ensure_can_manage(actor, target)
         if target.id == actor.id:
             raise SelfManagementError()
-        await self._sessions.revoke_all(target.id, self._clock.now())
-        if not await self._users.delete(target.id):
-            raise NotFoundError("No user with this id.")
+        async with self._uow.atomic():
+            await self._sessions.revoke_all(target.id, self._clock.now())
+            if not await self._users.delete(target.id):
+                raise NotFoundError("No user with this id.")
+            await self._audit.record(AuditEventType.USER_DELETED, subject=target, actor=actor)
 
     async def _save(self, user_id: str, values: dict[str, Any]) -> User:
         updated = await self._users.update(user_id, values, self._clock.now())

@@ -18,7 +18,7 @@ from tests.api.email_helpers import (
     wait_until,
 )
 from tests.api.helpers import LoggedIn
-from tests.conftest import SettingsFactory
+from tests.conftest import DEFAULT_PASSWORD, SettingsFactory
 from tests.fakes.async_mongomock import AsyncMongomockClient
 from tests.smtp_server import SmtpTestServer
 
@@ -66,7 +66,7 @@ async def test_outage_keeps_every_message_and_delivers_each_once_after(
         responses = await asyncio.gather(
             *(
                 env.client.post(
-                    "/api/v1/auth/register", json={"email": email, "password": "pw-" + email}
+                    "/api/v1/auth/register", json={"email": email, "password": DEFAULT_PASSWORD}
                 )
                 for email in emails
             )

@@ -1,9 +1,11 @@
 """/api/v1/auth: email verification and password reset by one-time code."""
 
-from fastapi import status
+from fastapi import Request, status
 
 from app.controllers.account_email_controller import AccountEmailController
+from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.route import BaseRoutes
+from app.routes.dependencies import client_ip
 from app.routes.responses import problems
 from app.schemas.email import (
     AcceptedResponse,
@@ -23,17 +25,23 @@ class AccountEmailRoutes(BaseRoutes):
     prefix = "/auth"
     tags = ("auth",)
 
-    def __init__(self, controller: AccountEmailController) -> None:
+    def __init__(self, controller: AccountEmailController, limiter: RateLimiter) -> None:
         self._controller = controller
+        self._limiter = limiter
         super().__init__()
 
     def register(self) -> None:
-        controller = self._controller
+        controller, limiter = self._controller, self._limiter
+
+        async def limit_email(purpose: str, email: str, request: Request) -> None:
+            await limiter.hit(RateLimit.EMAIL_PER_ADDRESS, f"{purpose}:{email}")
+            await limiter.hit(RateLimit.EMAIL_PER_IP, client_ip(request))
 
         @self.router.post(
-            "/verify-email", responses=problems(400, 422), summary="Verify an email address"
+            "/verify-email", responses=problems(400, 422, 429), summary="Verify an email address"
         )
         async def verify_email(body: VerifyEmailRequest) -> UserRead:
+            await limiter.hit(RateLimit.CODE_PER_ADDRESS, body.email)
             return await controller.verify_email(body)
 
         @self.router.post(
@@ -42,7 +50,10 @@ class AccountEmailRoutes(BaseRoutes):
             responses=problems(422, 429),
             summary="Send a new verification code",
         )
-        async def resend_verification(body: EmailAddressRequest) -> AcceptedResponse:
+        async def resend_verification(
+            body: EmailAddressRequest, request: Request
+        ) -> AcceptedResponse:
+            await limit_email("verify", body.email, request)
             await controller.resend_verification(body)
             return AcceptedResponse()
 
@@ -52,15 +63,17 @@ class AccountEmailRoutes(BaseRoutes):
             responses=problems(422, 429),
             summary="Send a password reset code",
         )
-        async def forgot_password(body: EmailAddressRequest) -> AcceptedResponse:
+        async def forgot_password(body: EmailAddressRequest, request: Request) -> AcceptedResponse:
+            await limit_email("reset", body.email, request)
             await controller.forgot_password(body)
             return AcceptedResponse()
 
         @self.router.post(
             "/reset-password",
             status_code=status.HTTP_204_NO_CONTENT,
-            responses=problems(400, 422),
+            responses=problems(400, 422, 429),
             summary="Choose a new password with a reset code; every session ends",
         )
         async def reset_password(body: ResetPasswordRequest) -> None:
+            await limiter.hit(RateLimit.CODE_PER_ADDRESS, body.email)
             await controller.reset_password(body)

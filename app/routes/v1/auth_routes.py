@@ -2,14 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Response, status
+from fastapi import Depends, Header, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.controllers.auth_controller import AuthController
+from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.route import BaseRoutes
 from app.models.auth import ClientInfo, Principal
 from app.models.errors import InvalidCredentialsError, NotAuthenticatedError
-from app.routes.dependencies import AuthDependencies, client_info
+from app.routes.dependencies import AuthDependencies, client_info, client_ip
 from app.routes.responses import problems
 from app.schemas.auth import RefreshRequest, RegisterRequest, TokenResponse
 from app.schemas.base import PASSWORD_MAX_LENGTH
@@ -30,32 +31,40 @@ class AuthRoutes(BaseRoutes):
     prefix = "/auth"
     tags = ("auth",)
 
-    def __init__(self, controller: AuthController, auth: AuthDependencies) -> None:
+    def __init__(
+        self, controller: AuthController, auth: AuthDependencies, limiter: RateLimiter
+    ) -> None:
         self._controller = controller
         self._auth = auth
+        self._limiter = limiter
         super().__init__()
 
     def register(self) -> None:
-        controller = self._controller
+        controller, limiter = self._controller, self._limiter
         principal = self._auth.principal
 
         @self.router.post(
             "/register",
             status_code=status.HTTP_201_CREATED,
-            responses=problems(409, 422),
+            responses=problems(409, 422, 429),
             summary="Create an account",
         )
-        async def register(body: RegisterRequest) -> UserRead:
+        async def register(body: RegisterRequest, request: Request) -> UserRead:
+            await limiter.hit(RateLimit.REGISTER_PER_IP, client_ip(request))
             return await controller.register(body)
 
         @self.router.post(
-            "/login", responses=problems(401, 403, 422), summary="Log in (OAuth2 password flow)"
+            "/login",
+            responses=problems(401, 403, 422, 429),
+            summary="Log in (OAuth2 password flow)",
         )
         async def login(
             form: Annotated[OAuth2PasswordRequestForm, Depends()],
             client: Annotated[ClientInfo, Depends(client_info)],
             response: Response,
         ) -> TokenResponse:
+            await limiter.hit(RateLimit.LOGIN_PER_IP, client.ip_address or "unknown")
+            await limiter.hit(RateLimit.LOGIN_PER_ACCOUNT, form.username.strip().lower())
             if len(form.username) > MAX_USERNAME_LENGTH or len(form.password) > PASSWORD_MAX_LENGTH:
                 raise InvalidCredentialsError()
             _no_store(response)
