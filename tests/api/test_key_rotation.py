@@ -8,9 +8,9 @@ import httpx
 import jwt
 import pytest
 
-from app.config import Settings
+from app.config import ConfigurationError, Settings
 from app.main import create_app
-from app.utils.keys import KeyLoadError, generate_private_key, private_pem, public_pem
+from app.utils.keys import generate_private_key, private_pem, public_pem
 from tests.api.helpers import V1, LoggedIn, assert_problem, bearer, login_superuser
 from tests.conftest import KeyPems, SettingsFactory
 
@@ -126,7 +126,7 @@ async def test_a_bad_previous_key_stops_start_up_naming_the_setting(
 ) -> None:
     app = create_app(make_settings(**{setting: value}))
 
-    with pytest.raises(KeyLoadError, match=setting.upper()):
+    with pytest.raises(ConfigurationError, match=setting.upper()):
         async with app.router.lifespan_context(app):
             pass  # pragma: no cover - start-up must fail
     app.state.container.hasher.close()
