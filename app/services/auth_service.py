@@ -187,15 +187,16 @@ class AuthService:
 
     async def authenticate(self, claims: AccessClaims) -> Principal:
         """The caller behind verified access-token claims, if session and user are live."""
-        session = await self._sessions.get(claims.session_id)
-        if (
-            session is None
-            or session.user_id != claims.subject
-            or not session.is_active(self._clock.now())
-        ):
+        found = await self._sessions.get_with_user(claims.session_id)
+        if found is None:
             raise InvalidTokenError()
-        user = await self._users.get_by_id(claims.subject)
-        if user is None or not user.is_active:
+        session, user = found
+        if (
+            session.user_id != claims.subject
+            or not session.is_active(self._clock.now())
+            or user is None
+            or not user.is_active
+        ):
             raise InvalidTokenError()
         return Principal(user=user, session_id=session.id)
 

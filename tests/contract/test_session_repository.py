@@ -349,3 +349,17 @@ async def test_deleting_a_user_deletes_its_sessions(backend: Backend) -> None:
         assert await backend.sessions.get(session.id) is None
     assert await backend.sessions.list_active(user.id, backend.clock.now()) == []
     assert await backend.sessions.get(theirs.id) == theirs
+
+
+async def test_get_with_user_returns_the_session_and_its_owner(backend: Backend) -> None:
+    owner = await backend.add_user("owner@example.com")
+    session = await backend.add_session(owner.id)
+
+    found = await backend.sessions.get_with_user(session.id)
+
+    assert found is not None
+    assert found == (session, owner)
+
+
+async def test_get_with_user_of_an_unknown_session_is_none(backend: Backend) -> None:
+    assert await backend.sessions.get_with_user(new_id()) is None

@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 
 from app.models.session import Session
+from app.models.user import User
 
 
 class SessionRepository(ABC):
@@ -14,6 +15,13 @@ class SessionRepository(ABC):
 
     @abstractmethod
     async def get(self, session_id: str) -> Session | None: ...
+
+    @abstractmethod
+    async def get_with_user(self, session_id: str) -> tuple[Session, User | None] | None:
+        """The session and its user (None if deleted) in one round trip where possible.
+
+        Every authenticated request asks this, so SQL answers with one JOIN.
+        """
 
     @abstractmethod
     async def rotate(

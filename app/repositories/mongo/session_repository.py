@@ -9,7 +9,9 @@ from pymongo import ReturnDocument
 from app.db.mongo import Document
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.models.session import Session
+from app.models.user import User
 from app.repositories.mongo.base import MongoRepository, unavailable_as_domain_error
+from app.repositories.user_mapping import user_from_record
 
 
 def _live(now: datetime) -> Document:
@@ -36,6 +38,17 @@ class MongoSessionRepository(MongoRepository, SessionRepository):
         async with unavailable_as_domain_error():
             document = await self._collection.find_one({"_id": session_id}, session=self._session())
         return self._to_session(document) if document is not None else None
+
+    async def get_with_user(self, session_id: str) -> tuple[Session, User | None] | None:
+        async with unavailable_as_domain_error():
+            document = await self._collection.find_one({"_id": session_id}, session=self._session())
+            if document is None:
+                return None
+            owner = await self._database()["users"].find_one(
+                {"_id": document["user_id"]}, session=self._session()
+            )
+        user = user_from_record(owner, owner["_id"]) if owner is not None else None
+        return self._to_session(document), user
 
     async def rotate(
         self,

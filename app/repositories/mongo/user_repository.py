@@ -13,6 +13,7 @@ from app.models.errors import EmailTakenError
 from app.models.role import Permission, Role
 from app.models.user import User
 from app.repositories.mongo.base import MongoRepository, unavailable_as_domain_error
+from app.repositories.user_mapping import user_from_record
 
 FIELDS = (
     "email",
@@ -130,15 +131,4 @@ class MongoUserRepository(MongoRepository, UserRepository):
 
     @staticmethod
     def _to_user(document: Document) -> User:
-        return User(
-            id=document["_id"],
-            email=document["email"],
-            hashed_password=document["hashed_password"],
-            full_name=document.get("full_name"),
-            role=Role(document["role"]),
-            permissions=frozenset(Permission(p) for p in document["permissions"]),
-            is_active=document["is_active"],
-            is_verified=document["is_verified"],
-            created_at=document["created_at"],
-            updated_at=document["updated_at"],
-        )
+        return user_from_record(document, document["_id"])

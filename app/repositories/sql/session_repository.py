@@ -3,13 +3,23 @@
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.models.session import Session
+from app.models.user import User
 from app.repositories.sql.base import SqlRepository
-from app.repositories.sql.tables import sessions
+from app.repositories.sql.tables import sessions, users
+from app.repositories.user_mapping import user_from_record
+
+USER_PREFIX = "owner_"
+# Built once: a cached statement skips SQLAlchemy's compilation on the hot path.
+_SESSION_WITH_USER = (
+    select(sessions, *(column.label(f"{USER_PREFIX}{column.name}") for column in users.c))
+    .join(users, users.c.id == sessions.c.user_id, isouter=True)
+    .where(sessions.c.id == bindparam("session_id"))
+)
 
 
 class SqlSessionRepository(SqlRepository, SessionRepository):
@@ -28,6 +38,22 @@ class SqlSessionRepository(SqlRepository, SessionRepository):
                 .first()
             )
         return self._to_session(row) if row is not None else None
+
+    async def get_with_user(self, session_id: str) -> tuple[Session, User | None] | None:
+        async with self._read() as conn:
+            row = (
+                (await conn.execute(_SESSION_WITH_USER, {"session_id": session_id}))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        user = (
+            user_from_record(row, row["user_id"], USER_PREFIX)
+            if row[f"{USER_PREFIX}email"]
+            else None
+        )
+        return self._to_session(row), user
 
     async def rotate(
         self,

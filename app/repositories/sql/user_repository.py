@@ -15,6 +15,7 @@ from app.models.role import Permission, Role
 from app.models.user import User
 from app.repositories.sql.base import SqlRepository, dialect_insert, savepoint
 from app.repositories.sql.tables import users
+from app.repositories.user_mapping import user_from_record
 
 
 def _escape_like(text: str) -> str:
@@ -130,15 +131,4 @@ class SqlUserRepository(SqlRepository, UserRepository):
 
     @staticmethod
     def _to_user(row: RowMapping) -> User:
-        return User(
-            id=row["id"],
-            email=row["email"],
-            hashed_password=row["hashed_password"],
-            full_name=row["full_name"],
-            role=Role(row["role"]),
-            permissions=frozenset(Permission(p) for p in row["permissions"]),
-            is_active=row["is_active"],
-            is_verified=row["is_verified"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return user_from_record(row, row["id"])
