@@ -7,9 +7,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.utils.problem import problem, request_id_of
+from app.utils.security_headers import API_CONTENT_SECURITY_POLICY, BASE_HEADERS
 
-# The API serves JSON only: nothing may load, frame or run from it.
-API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI and ReDoc load their bundles from jsDelivr and start with an inline script.
 DOCS_POLICY = (
     "default-src 'self'; "
@@ -41,11 +40,10 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                headers["Content-Security-Policy"] = DOCS_POLICY if docs else API_POLICY
+                headers.update(BASE_HEADERS)
+                headers["Content-Security-Policy"] = (
+                    DOCS_POLICY if docs else API_CONTENT_SECURITY_POLICY
+                )
                 if path.startswith("/api/") and "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"
                 if self.hsts and scope.get("scheme") == "https":

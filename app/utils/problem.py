@@ -6,6 +6,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import Scope
 
+from app.utils.security_headers import API_HEADERS
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://oop-fastapi-backend.dev/problems/"
 
@@ -57,7 +59,9 @@ def problem(
         "request_id": request_id,
         **extra,
     }
-    all_headers = dict(headers or {})
+    # Set here as well as by the middleware: a 500 (sent by Starlette's outermost
+    # error middleware) or a refused Host never passes through it.
+    all_headers = {**API_HEADERS, "Cache-Control": "no-store", **(headers or {})}
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", "Bearer")
     if request_id:
