@@ -168,6 +168,7 @@ def build_container(settings: Settings) -> Container:
         AuthPolicy(
             access_ttl_seconds=settings.access_token_ttl_seconds,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            session_max_lifetime_seconds=settings.session_max_lifetime_seconds,
             reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
             require_verified_email=settings.auth_require_verified_email,
         ),

@@ -19,6 +19,7 @@ from app.middlewares.security_headers_middleware import (
     TrustedHostMiddleware,
 )
 from app.middlewares.token_refresh_middleware import TokenRefreshMiddleware
+from app.models.errors import WeakPasswordError
 from app.routes.dependencies import AuthDependencies
 from app.routes.system_routes import SystemRoutes
 from app.routes.v1.account_email_routes import AccountEmailRoutes
@@ -52,9 +53,12 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
         worker: asyncio.Task[None] | None = None
         try:
             if settings.first_superuser_email and settings.first_superuser_password:
-                _, created = await container.user_service.ensure_superuser(
-                    settings.first_superuser_email, settings.first_superuser_password
-                )
+                try:
+                    _, created = await container.user_service.ensure_superuser(
+                        settings.first_superuser_email, settings.first_superuser_password
+                    )
+                except WeakPasswordError as exc:
+                    raise ConfigurationError(f"FIRST_SUPERUSER_PASSWORD: {exc.message}") from None
                 if created:
                     logger.info("Created the first superuser from FIRST_SUPERUSER_EMAIL")
             if settings.email_worker_enabled:

@@ -15,7 +15,7 @@ from app.utils.keys import generate_private_key, private_pem, public_pem
 from tests.smtp_server import smtp_server  # noqa: F401 - a fixture for every test package
 
 SUPERUSER_EMAIL = "root@example.com"
-SUPERUSER_PASSWORD = "root-password-1"
+SUPERUSER_PASSWORD = "superadmin-passphrase-42"
 DEFAULT_PASSWORD = "correct-horse-battery"
 
 

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
 
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=1_209_600, ge=60, le=31_536_000)
+    # However often it is refreshed, a session ends this long after its login.
+    session_max_lifetime_seconds: int = Field(default=2_592_000, ge=1, le=31_536_000)
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
     jwt_issuer: str = Field(default="oop-fastapi-backend", min_length=1)
     jwt_audience: str = Field(default="oop-fastapi-backend", min_length=1)
@@ -160,7 +162,7 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(default=5, ge=1, le=20)
     otp_resend_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
     first_superuser_email: str | None = None
-    first_superuser_password: str | None = None
+    first_superuser_password: str | None = Field(default=None, min_length=8, max_length=128)
     password_hash_concurrency: int | None = Field(default=None, ge=1, le=64)
     # argon2id cost. The defaults are the OWASP minimum, which production enforces;
     # raise them where logins may take longer.

@@ -42,6 +42,7 @@ class AuthPolicy:
 
     access_ttl_seconds: int
     refresh_ttl_seconds: int
+    session_max_lifetime_seconds: int
     reuse_grace_seconds: int
     require_verified_email: bool
 
@@ -106,6 +107,7 @@ class AuthService:
         now = self._clock.now()
         if result.new_hash is not None:
             await self._users.update(user.id, {"hashed_password": result.new_hash}, now)
+        lifetime = min(self._policy.refresh_ttl_seconds, self._policy.session_max_lifetime_seconds)
         session = await self._sessions.add(
             Session(
                 id=new_id(),
@@ -113,7 +115,7 @@ class AuthService:
                 refresh_jti=new_id(),
                 created_at=now,
                 last_used_at=now,
-                expires_at=now + timedelta(seconds=self._policy.refresh_ttl_seconds),
+                expires_at=now + timedelta(seconds=lifetime),
                 user_agent=client.user_agent,
                 ip_address=client.ip_address,
             )
@@ -140,21 +142,27 @@ class AuthService:
             raise InvalidTokenError() from exc
         if expected_session_id is not None and claims.session_id != expected_session_id:
             raise InvalidTokenError()
+        found = await self._sessions.get_with_user(claims.session_id)
+        if found is None:
+            raise InvalidTokenError()
+        current, user = found
+        if current.user_id != claims.subject or user is None or not user.is_active:
+            raise InvalidTokenError()
         now = self._clock.now()
+        # Sliding expiry, but never past the session's absolute lifetime.
+        expires_at = min(
+            now + timedelta(seconds=self._policy.refresh_ttl_seconds),
+            current.created_at + timedelta(seconds=self._policy.session_max_lifetime_seconds),
+        )
         session = await self._sessions.rotate(
             claims.session_id,
             expected_jti=claims.jti,
             new_jti=new_id(),
             now=now,
-            expires_at=now + timedelta(seconds=self._policy.refresh_ttl_seconds),
+            expires_at=expires_at,
         )
         if session is None:
             session = await self._resolve_failed_rotation(claims.session_id, claims.jti)
-        if session.user_id != claims.subject:
-            raise InvalidTokenError()
-        user = await self._users.get_by_id(session.user_id)
-        if user is None or not user.is_active:
-            raise InvalidTokenError()
         return self._issue(user, session)
 
     async def _resolve_failed_rotation(self, session_id: str, jti: str) -> Session:

@@ -185,6 +185,7 @@ class UserService:
         existing = await self._users.get_by_email(email.strip().lower())
         if existing is not None:
             return existing, False
+        self._password_policy.check(password, email)
         hashed = await self._hasher.hash(password)
         user = self._factory.create(
             email=email, hashed_password=hashed, role=Role.SUPERADMIN, is_verified=True

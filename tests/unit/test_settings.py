@@ -343,7 +343,7 @@ def test_production_refuses_to_start_with_only_access_keys(
         create_app(settings)
 
 
-@pytest.mark.parametrize("password", ["changethis", "ChangeThis", "changeme", "secret"])
+@pytest.mark.parametrize("password", ["changethis", "ChangeThis", "changeme", "password"])
 def test_production_refuses_a_placeholder_superuser_password(
     make_settings: SettingsFactory, password: str
 ) -> None:
@@ -459,3 +459,22 @@ def test_mongodb_is_selected_by_the_original_variables(monkeypatch: pytest.Monke
 def test_sql_url_does_not_select_mongodb() -> None:
     settings = load_settings(_env_file=None, database_url="sqlite+aiosqlite:///x.db")
     assert settings.mongo_url is None
+
+
+async def test_a_weak_first_superuser_password_refuses_to_start(
+    make_settings: SettingsFactory,
+) -> None:
+    app = create_app(
+        make_settings(
+            first_superuser_email="boss@example.com", first_superuser_password="password1"
+        )
+    )
+    with pytest.raises(ConfigurationError, match="FIRST_SUPERUSER_PASSWORD"):
+        async with app.router.lifespan_context(app):
+            pass  # pragma: no cover - start-up must fail
+    app.state.container.hasher.close()
+
+
+def test_a_short_first_superuser_password_is_a_bad_setting() -> None:
+    with pytest.raises(ConfigurationError, match="FIRST_SUPERUSER_PASSWORD"):
+        load_settings(_env_file=None, first_superuser_password="short")

@@ -13,6 +13,7 @@ from app.repositories.sql.base import SqlRepository
 from app.repositories.sql.tables import outbox_messages as outbox
 
 MAX_ERROR_LENGTH = 1000
+CLAIM_ATTEMPTS = 5
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -44,31 +45,33 @@ class SqlOutboxRepository(SqlRepository, OutboxRepository):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        async with self._write() as conn:
-            # Two statements, not UPDATE … WHERE id IN (subquery): PostgreSQL may run
-            # the subquery once per row, and its LIMIT then stops limiting.
-            ids = list((await conn.execute(due_ids)).scalars())
-            if not ids:
-                return []
-            rows = (
-                (
-                    await conn.execute(
-                        update(outbox)
-                        .where(outbox.c.id.in_(ids), _due(now))
-                        .values(
-                            status=OutboxStatus.SENDING.value,
-                            lease_owner=owner,
-                            lease_until=lease_until,
-                            attempts=outbox.c.attempts + 1,
-                            updated_at=now,
-                        )
-                        .returning(outbox)
-                    )
-                )
-                .mappings()
-                .all()
+        claim = (
+            update(outbox)
+            .values(
+                status=OutboxStatus.SENDING.value,
+                lease_owner=owner,
+                lease_until=lease_until,
+                attempts=outbox.c.attempts + 1,
+                updated_at=now,
             )
-        return sorted((self._to_message(row) for row in rows), key=lambda m: m.next_attempt_at)
+            .returning(outbox)
+        )
+        for _ in range(CLAIM_ATTEMPTS):
+            async with self._write() as conn:
+                # Two statements, not UPDATE … WHERE id IN (subquery): PostgreSQL may
+                # run the subquery once per row, and its LIMIT then stops limiting.
+                ids = list((await conn.execute(due_ids)).scalars())
+                if not ids:
+                    return []
+                result = await conn.execute(claim.where(outbox.c.id.in_(ids), _due(now)))
+                rows = result.mappings().all()
+            if rows:
+                return sorted(
+                    (self._to_message(row) for row in rows), key=lambda m: m.next_attempt_at
+                )
+            # Another claimer took every selected row in between: look again, so that
+            # an empty answer always means nothing is due.
+        return []
 
     async def mark_sent(self, message_id: str, owner: str, now: datetime) -> bool:
         return await self._finish(
