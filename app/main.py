@@ -21,6 +21,7 @@ from app.middlewares.security_headers_middleware import (
 from app.middlewares.token_refresh_middleware import TokenRefreshMiddleware
 from app.models.errors import WeakPasswordError
 from app.routes.dependencies import AuthDependencies
+from app.routes.responses import problems
 from app.routes.system_routes import SystemRoutes
 from app.routes.v1.account_email_routes import AccountEmailRoutes
 from app.routes.v1.admin_audit_routes import AdminAuditRoutes
@@ -130,8 +131,8 @@ def _add_middleware(app: FastAPI, container: Container) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build a fully wired application; nothing touches the disk or database until start-up."""
     settings = settings or load_settings()
-    if settings.is_production and (problems := settings.production_problems()):
-        raise ConfigurationError("Refusing to start in production: " + "; ".join(problems))
+    if settings.is_production and (refusals := settings.production_problems()):
+        raise ConfigurationError("Refusing to start in production: " + "; ".join(refusals))
     container = build_container(settings)
     app = FastAPI(
         title=settings.project_name,
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Accounts and authentication: registration, login, RS256 tokens bound "
         "to server-side sessions, roles and permissions.",
         lifespan=_lifespan(container),
+        # Any operation may answer 400 when its body cannot be read (e.g. not UTF-8).
+        responses=problems(400),
     )
     app.state.container = container
     v1, v2 = _routers(container)
