@@ -36,8 +36,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff check --fix app tests
-	$(BIN)/ruff format app tests
+	$(BIN)/ruff check --fix app tests bench
+	$(BIN)/ruff format app tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
