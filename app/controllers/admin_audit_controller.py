@@ -1,5 +1,6 @@
 """The audit log as superadmins see it."""
 
+from app.controllers.pagination import split_page
 from app.models.audit import AuditEventType
 from app.schemas.audit import AuditEventRead, AuditList
 from app.services.audit_trail import AuditTrail
@@ -19,8 +20,8 @@ class AdminAuditController:
         cursor: str | None,
     ) -> AuditList:
         events = await self._audit.list_events(user_id, event, limit + 1, cursor)
-        page, more = events[:limit], len(events) > limit
+        page, last = split_page(events, limit)
         return AuditList(
             items=[AuditEventRead.from_event(e) for e in page],
-            next_cursor=page[-1].id if more and page else None,
+            next_cursor=last.id if last else None,
         )

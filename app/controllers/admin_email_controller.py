@@ -1,5 +1,6 @@
 """The outbox as admins see it."""
 
+from app.controllers.pagination import split_page
 from app.models.email import OutboxStatus
 from app.schemas.email import OutboxEntryRead, OutboxList
 from app.services.outbox_service import OutboxService
@@ -15,8 +16,8 @@ class AdminEmailController:
         self, status: OutboxStatus | None, limit: int, cursor: str | None
     ) -> OutboxList:
         messages = await self._outbox.list_messages(status, limit + 1, cursor)
-        page, more = messages[:limit], len(messages) > limit
+        page, last = split_page(messages, limit)
         return OutboxList(
             items=[OutboxEntryRead.from_message(m) for m in page],
-            next_cursor=page[-1].id if more and page else None,
+            next_cursor=last.id if last else None,
         )

@@ -4,6 +4,7 @@ import base64
 import binascii
 import json
 
+from app.controllers.pagination import split_page
 from app.interfaces.repositories.user_repository import UserFilter
 from app.models.auth import Principal
 from app.models.errors import InvalidCursorError
@@ -58,11 +59,10 @@ class AdminUserController:
     ) -> UserListV2:
         after = decode_cursor(cursor) if cursor else None
         # One extra row tells whether another page exists without a COUNT.
-        users = await self._users.list_after(filters, limit + 1, after)
-        page, more = users[:limit], len(users) > limit
+        page, last = split_page(await self._users.list_after(filters, limit + 1, after), limit)
         return UserListV2(
             items=[UserReadV2.from_user(u, f"{base_path}/{u.id}") for u in page],
-            next_cursor=encode_cursor(page[-1].id) if more and page else None,
+            next_cursor=encode_cursor(last.id) if last else None,
         )
 
     async def create(self, principal: Principal, body: AdminUserCreate) -> UserRead:

@@ -37,6 +37,12 @@ class MongoConnection:
         cls._client, cls._url = client, None
 
     @classmethod
+    def client(cls) -> Any:
+        if cls._client is None:
+            raise RuntimeError("MongoConnection.connect() has not been called")
+        return cls._client
+
+    @classmethod
     def database(cls, name: str) -> AsyncDatabase[Document]:
         if cls._client is None:
             raise RuntimeError("MongoConnection.connect() has not been called")

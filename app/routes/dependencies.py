@@ -1,13 +1,18 @@
 """FastAPI dependencies that resolve the authenticated caller and check permissions."""
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.controllers.auth_controller import AuthController
-from app.interfaces.token_codec import TokenCodec, TokenExpiredError, TokenInvalidError
+from app.interfaces.token_codec import (
+    AccessClaims,
+    TokenCodec,
+    TokenExpiredError,
+    TokenInvalidError,
+)
 from app.middlewares.token_refresh_middleware import STATE_KEY, RequestAuth
 from app.models.auth import ClientInfo, Principal
 from app.models.errors import InvalidTokenError, NotAuthenticatedError, PermissionDeniedError
@@ -52,7 +57,7 @@ class AuthDependencies:
 
         return dependency
 
-    def _decode(self, token: str) -> Any:
+    def _decode(self, token: str) -> AccessClaims | None:
         try:
             return self._codec.decode_access(token)
         except (TokenExpiredError, TokenInvalidError):

@@ -243,7 +243,6 @@ async def _postgres(tmp_path: Path) -> AsyncIterator[Backend]:
 
 def _mongo_backend(name: str, database: str, *, transactional: bool) -> Backend:
     provider = partial(MongoConnection.database, database)
-    client = partial(MongoConnection.connect, "")
     return Backend(
         name=name,
         users=MongoUserRepository(provider),
@@ -252,7 +251,7 @@ def _mongo_backend(name: str, database: str, *, transactional: bool) -> Backend:
         codes=MongoOneTimeCodeRepository(provider),
         cooldowns=MongoCooldownRepository(provider),
         audit=MongoAuditRepository(provider),
-        uow=MongoUnitOfWork(client, lambda: transactional),
+        uow=MongoUnitOfWork(MongoConnection.client, lambda: transactional),
         transactional=transactional,
     )
 

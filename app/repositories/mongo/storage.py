@@ -43,7 +43,7 @@ class MongoStorage(Storage):
         self.cooldowns = MongoCooldownRepository(database)
         self.audit = MongoAuditRepository(database)
         self.lockouts = MongoLoginLockoutRepository(database)
-        self.uow = MongoUnitOfWork(self._client, lambda: self._transactions)
+        self.uow = MongoUnitOfWork(MongoConnection.client, lambda: self._transactions)
         self.probe = MongoHealthProbe(database)
         self._database = database
 
@@ -56,7 +56,3 @@ class MongoStorage(Storage):
 
     async def close(self) -> None:
         await MongoConnection.close()
-
-    @staticmethod
-    def _client() -> Any:
-        return MongoConnection.connect("")

@@ -6,6 +6,7 @@ from app.db import Database
 from app.interfaces.storage import Storage
 from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.health_probe import SqlHealthProbe
 from app.repositories.sql.login_lockout_repository import SqlLoginLockoutRepository
 from app.repositories.sql.migrator import upgrade_to_head
 from app.repositories.sql.one_time_code_repository import (
@@ -13,7 +14,6 @@ from app.repositories.sql.one_time_code_repository import (
     SqlOneTimeCodeRepository,
 )
 from app.repositories.sql.outbox_repository import SqlOutboxRepository
-from app.repositories.sql.schema import SqlHealthProbe
 from app.repositories.sql.session_repository import SqlSessionRepository
 from app.repositories.sql.user_repository import SqlUserRepository
 
