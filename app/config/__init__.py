@@ -4,8 +4,18 @@ from app.config.settings import (
     ConfigurationError,
     EmailBackend,
     Environment,
+    LogFormat,
+    LogLevel,
     Settings,
     load_settings,
 )
 
-__all__ = ["ConfigurationError", "EmailBackend", "Environment", "Settings", "load_settings"]
+__all__ = [
+    "ConfigurationError",
+    "EmailBackend",
+    "Environment",
+    "LogFormat",
+    "LogLevel",
+    "Settings",
+    "load_settings",
+]

@@ -84,6 +84,22 @@ class EmailBackend(StrEnum):
     FILE = "file"
 
 
+class LogFormat(StrEnum):
+    """How log records are written: one JSON object per line, or text for people."""
+
+    JSON = "json"
+    TEXT = "text"
+
+
+class LogLevel(StrEnum):
+    """The lowest level that is logged."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 class Settings(BaseSettings):
     """Every setting of the application, with its default.
 
@@ -173,6 +189,18 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)
+    # Worker processes of `python -m app serve`; they share the database, so use a
+    # shared RATE_LIMIT_STORAGE_URL (redis://…) when this is above 1.
+    workers: int = Field(default=1, ge=1, le=64)
+    # Let the server believe X-Forwarded-Proto/-For from TRUSTED_PROXIES (for the
+    # scheme and client address seen by the app behind a reverse proxy).
+    proxy_headers: bool = False
+
+    # Unset: JSON lines in production, text elsewhere.
+    log_format: LogFormat | None = None
+    log_level: LogLevel = LogLevel.INFO
+    # Serve Prometheus metrics on GET /metrics.
+    metrics_enabled: bool = False
 
     # The original project's MongoDB variables; the storage backend reads them.
     mongo_user: str | None = None
@@ -306,6 +334,12 @@ class Settings(BaseSettings):
     @property
     def resolved_email_file_dir(self) -> Path:
         return self.email_file_dir or self.data_dir / "emails"
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.is_production else LogFormat.TEXT
 
     @property
     def is_production(self) -> bool:
