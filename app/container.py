@@ -15,6 +15,7 @@ from app.factories.user_factory import UserFactory
 from app.interfaces.email_sender import EmailSender
 from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.storage import Storage
+from app.interfaces.token_codec import TokenCodec
 from app.middlewares.client_ip_middleware import ContextVarRequestContext
 from app.repositories.mongo.storage import MongoStorage
 from app.repositories.sql.storage import SqlStorage
@@ -31,6 +32,7 @@ from app.services.password_policy import PasswordPolicy
 from app.services.password_reset_service import PasswordResetService
 from app.services.session_service import SessionService
 from app.services.user_service import UserService
+from app.utils.cached_token_codec import CachedTokenCodec
 from app.utils.clock import SystemClock
 from app.utils.email.console_sender import ConsoleEmailSender
 from app.utils.email.file_sender import FileEmailSender
@@ -51,7 +53,7 @@ class Container:
     storage: Storage
     keys: KeyRing
     secret: SecretKey
-    codec: JwtTokenCodec
+    codec: TokenCodec
     hasher: PwdlibPasswordHasher
     auth_service: AuthService
     user_service: UserService
@@ -129,7 +131,7 @@ def build_container(settings: Settings) -> Container:
     )
     secret = SecretKey(settings.secret_key, settings.data_dir)
     keyed_hasher = HmacHasher(secret)
-    codec = JwtTokenCodec(keys, settings.jwt_issuer, settings.jwt_audience)
+    codec = CachedTokenCodec(JwtTokenCodec(keys, settings.jwt_issuer, settings.jwt_audience))
     hasher = PwdlibPasswordHasher(
         settings.password_hash_concurrency,
         memory_kib=settings.argon2_memory_kib,
