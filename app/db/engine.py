@@ -3,11 +3,11 @@
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.db.sqlite_reader import SqliteReader, configure_sqlite
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -23,6 +23,7 @@ class Database:
 
     _engine: ClassVar[AsyncEngine | None] = None
     _url: ClassVar[str | None] = None
+    _reader: ClassVar[SqliteReader | None] = None
 
     @classmethod
     def connect(cls, url: str) -> AsyncEngine:
@@ -33,7 +34,17 @@ class Database:
         cls._engine = create_async_engine(url, **cls._engine_options(url))
         cls._url = url
         if cls._engine.dialect.name == "sqlite":
-            event.listen(cls._engine.sync_engine, "connect", _configure_sqlite)
+            event.listen(cls._engine.sync_engine, "connect", configure_sqlite)
+            if _is_file(url):
+                reader = SqliteReader(url, busy_timeout_seconds=SQLITE_BUSY_TIMEOUT_SECONDS)
+                cls._reader = reader
+
+                # Whoever drops the engine's connections (a lost volume, a test) means
+                # the reader's too.
+                def dispose_reader(_engine: Engine) -> None:
+                    reader.dispose()
+
+                event.listen(cls._engine.sync_engine, "engine_disposed", dispose_reader)
         return cls._engine
 
     @classmethod
@@ -43,18 +54,25 @@ class Database:
         return cls._engine
 
     @classmethod
+    def reader(cls) -> SqliteReader | None:
+        """The one-trip reader of a SQLite file; None for other databases."""
+        return cls._reader
+
+    @classmethod
     async def dispose(cls) -> None:
         engine, cls._engine, cls._url = cls._engine, None, None
+        reader, cls._reader = cls._reader, None
         if engine is not None:
             await engine.dispose()
+        if reader is not None:
+            reader.close()
 
     @staticmethod
     def _engine_options(url: str) -> dict[str, Any]:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
-            database = parsed.database or ""
-            if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if _is_file(url):
+                Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
             return {
                 "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
                 # pysqlite opens a transaction only before a write, and every write
@@ -65,10 +83,6 @@ class Database:
         return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 
-def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # WAL lets readers run beside the single writer; foreign keys are off by default.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _is_file(url: str) -> bool:
+    database = make_url(url).database or ""
+    return bool(database) and database != ":memory:" and not database.startswith("file:")

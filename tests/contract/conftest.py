@@ -210,8 +210,8 @@ def _sql_backend(name: str) -> Backend:
     # The adapters take a provider, exactly as the app wires them.
     return Backend(
         name=name,
-        users=SqlUserRepository(Database.engine),
-        sessions=SqlSessionRepository(Database.engine),
+        users=SqlUserRepository(Database.engine, Database.reader),
+        sessions=SqlSessionRepository(Database.engine, Database.reader),
         outbox=SqlOutboxRepository(Database.engine),
         codes=SqlOneTimeCodeRepository(Database.engine),
         cooldowns=SqlCooldownRepository(Database.engine),

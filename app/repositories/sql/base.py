@@ -3,16 +3,20 @@
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.expression import Executable
 
+from app.db.sqlite_reader import SqliteReader
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.errors import StorageUnavailableError
 
@@ -43,9 +47,14 @@ async def unavailable_as_domain_error() -> AsyncIterator[None]:
 class SqlRepository:
     """Base of the SQL adapters: joins the current unit of work or runs on its own."""
 
-    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
-        # A provider, not an engine: the engine is opened in the app's lifespan.
+    def __init__(
+        self,
+        engine: Callable[[], AsyncEngine],
+        reader: Callable[[], SqliteReader | None] = lambda: None,
+    ) -> None:
+        # Providers, not objects: the engine is opened in the app's lifespan.
         self._engine = engine
+        self._reader = reader
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -65,6 +74,17 @@ class SqlRepository:
             return
         async with unavailable_as_domain_error(), self._engine().connect() as conn:
             yield conn
+
+    async def _first(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> RowMapping | None:
+        """The first row of a read: in one thread trip on SQLite, unless in a unit of work."""
+        reader = self._reader() if _current_connection.get() is None else None
+        if reader is not None:
+            async with unavailable_as_domain_error():
+                return await reader.first(statement, parameters)
+        async with self._read() as conn:
+            return (await conn.execute(statement, parameters)).mappings().first()
 
 
 class SqlUnitOfWork(UnitOfWork):

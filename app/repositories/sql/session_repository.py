@@ -40,12 +40,7 @@ class SqlSessionRepository(SqlRepository, SessionRepository):
         return self._to_session(row) if row is not None else None
 
     async def get_with_user(self, session_id: str) -> tuple[Session, User | None] | None:
-        async with self._read() as conn:
-            row = (
-                (await conn.execute(_SESSION_WITH_USER, {"session_id": session_id}))
-                .mappings()
-                .first()
-            )
+        row = await self._first(_SESSION_WITH_USER, {"session_id": session_id})
         if row is None:
             return None
         user = (

@@ -24,8 +24,8 @@ class SqlStorage(Storage):
     def __init__(self, url: str) -> None:
         self._url = url
         engine = partial(Database.engine)
-        self.users = SqlUserRepository(engine)
-        self.sessions = SqlSessionRepository(engine)
+        self.users = SqlUserRepository(engine, Database.reader)
+        self.sessions = SqlSessionRepository(engine, Database.reader)
         self.outbox = SqlOutboxRepository(engine)
         self.codes = SqlOneTimeCodeRepository(engine)
         self.cooldowns = SqlCooldownRepository(engine)

@@ -85,8 +85,7 @@ class SqlUserRepository(SqlRepository, UserRepository):
             return (await conn.execute(select(func.count()).select_from(users))).scalar_one()
 
     async def _one(self, query: Select[Any]) -> User | None:
-        async with self._read() as conn:
-            row = (await conn.execute(query)).mappings().first()
+        row = await self._first(query)
         return self._to_user(row) if row is not None else None
 
     @staticmethod
