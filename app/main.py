@@ -21,6 +21,7 @@ from app.middlewares.security_headers_middleware import (
 from app.middlewares.token_refresh_middleware import TokenRefreshMiddleware
 from app.models.errors import WeakPasswordError
 from app.routes.dependencies import AuthDependencies
+from app.routes.docs_routes import DocsRoutes
 from app.routes.responses import problems
 from app.routes.system_routes import SystemRoutes
 from app.routes.v1.account_email_routes import AccountEmailRoutes
@@ -142,10 +143,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan(container),
         # Any operation may answer 400 when its body cannot be read (e.g. not UTF-8).
         responses=problems(400),
+        # DocsRoutes serves both pages with their assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.container = container
     v1, v2 = _routers(container)
     app.include_router(SystemRoutes(container.system_controller).router)
+    app.include_router(DocsRoutes().router)
     app.include_router(v1)
     app.include_router(v2)
     register_exception_handlers(app)
