@@ -9,7 +9,7 @@ from app.controllers.admin_audit_controller import AdminAuditController
 from app.controllers.admin_email_controller import AdminEmailController
 from app.controllers.admin_user_controller import AdminUserController
 from app.controllers.auth_controller import AuthController
-from app.controllers.system_controller import SystemController
+from app.controllers.system_controller import MetricsController, SystemController
 from app.controllers.user_controller import UserController
 from app.factories.user_factory import UserFactory
 from app.interfaces.email_sender import EmailSender
@@ -40,6 +40,7 @@ from app.utils.email.smtp_sender import SmtpConfig, SmtpEmailSender
 from app.utils.jwt_codec import JwtTokenCodec
 from app.utils.keyed_hasher import HmacHasher, SecretKey
 from app.utils.keys import KeyRing
+from app.utils.metrics import DisabledAuthMetrics, PrometheusMetrics
 from app.utils.password_hasher import PwdlibPasswordHasher
 from app.utils.rate_limiter import DisabledRateLimiter, LimitsRateLimiter, build_limits_storage
 from app.utils.template_renderer import JinjaTemplateRenderer
@@ -66,6 +67,9 @@ class Container:
     admin_email_controller: AdminEmailController
     admin_audit_controller: AdminAuditController
     system_controller: SystemController
+    # METRICS_ENABLED=false: both None, and neither /metrics nor its middleware exists.
+    metrics: PrometheusMetrics | None
+    metrics_controller: MetricsController | None
 
 
 def build_email_sender(settings: Settings) -> EmailSender:
@@ -137,6 +141,7 @@ def build_container(settings: Settings) -> Container:
         memory_kib=settings.argon2_memory_kib,
         time_cost=settings.argon2_time_cost,
     )
+    metrics = PrometheusMetrics() if settings.metrics_enabled else None
     factory = UserFactory(clock)
     policy = AccessPolicy()
     invoker = EmailInvoker(
@@ -188,6 +193,7 @@ def build_container(settings: Settings) -> Container:
         ),
         password_policy,
         audit,
+        metrics if metrics is not None else DisabledAuthMetrics(),
     )
     user_service = UserService(
         users, sessions, hasher, factory, policy, clock, invoker, uow, password_policy, audit
@@ -224,4 +230,6 @@ def build_container(settings: Settings) -> Container:
         admin_email_controller=AdminEmailController(OutboxService(outbox)),
         admin_audit_controller=AdminAuditController(audit),
         system_controller=SystemController(codec, storage.probe),
+        metrics=metrics,
+        metrics_controller=MetricsController(metrics, outbox) if metrics is not None else None,
     )

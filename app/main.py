@@ -8,11 +8,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from app.config import ConfigurationError, Settings, load_settings
+from app.config import ConfigurationError, LogFormat, Settings, load_settings
 from app.container import Container, build_container
+from app.middlewares.access_log_middleware import AccessLogMiddleware
 from app.middlewares.body_size_limit_middleware import BodySizeLimitMiddleware
 from app.middlewares.client_ip_middleware import ClientIpMiddleware
 from app.middlewares.exception_handlers import register_exception_handlers
+from app.middlewares.metrics_middleware import MetricsMiddleware
 from app.middlewares.request_id_middleware import RequestIdMiddleware
 from app.middlewares.security_headers_middleware import (
     SecurityHeadersMiddleware,
@@ -32,6 +34,7 @@ from app.routes.v1.auth_routes import AuthRoutes
 from app.routes.v1.user_routes import UserRoutes
 from app.routes.v2.user_routes import UserRoutesV2
 from app.utils.keys import KeyLoadError
+from app.utils.logging_config import configure_logging
 
 logger = logging.getLogger("app")
 
@@ -101,8 +104,8 @@ def _routers(container: Container) -> tuple[APIRouter, APIRouter]:
 
 def _add_middleware(app: FastAPI, container: Container) -> None:
     settings = container.settings
-    # Starlette runs the last one added first: request id, trusted host, security
-    # headers, body limit, client IP, CORS, then the token refresh.
+    # Starlette runs the last one added first: metrics, request id, access log, trusted
+    # host, security headers, body limit, client IP, CORS, then the token refresh.
     app.add_middleware(
         TokenRefreshMiddleware,
         codec=container.codec,
@@ -126,12 +129,21 @@ def _add_middleware(app: FastAPI, container: Container) -> None:
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    # Inside the request id, so its record carries the id; outside the rest, so it
+    # sees their refusals and times them.
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    if container.metrics is not None:
+        app.add_middleware(MetricsMiddleware, metrics=container.metrics, routes=lambda: app.routes)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build a fully wired application; nothing touches the disk or database until start-up."""
     settings = settings or load_settings()
+    configure_logging(
+        json_lines=settings.resolved_log_format is LogFormat.JSON,
+        level=settings.log_level.value.upper(),
+    )
     if settings.is_production and (refusals := settings.production_problems()):
         raise ConfigurationError("Refusing to start in production: " + "; ".join(refusals))
     container = build_container(settings)
@@ -149,7 +161,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.container = container
     v1, v2 = _routers(container)
-    app.include_router(SystemRoutes(container.system_controller).router)
+    app.include_router(
+        SystemRoutes(container.system_controller, container.metrics_controller).router
+    )
     app.include_router(DocsRoutes().router)
     app.include_router(v1)
     app.include_router(v2)

@@ -13,6 +13,7 @@ from app.interfaces.token_codec import (
     TokenExpiredError,
     TokenInvalidError,
 )
+from app.middlewares.access_log_middleware import USER_ID_STATE_KEY
 from app.middlewares.token_refresh_middleware import STATE_KEY, RequestAuth
 from app.models.auth import ClientInfo, Principal
 from app.models.errors import InvalidTokenError, NotAuthenticatedError, PermissionDeniedError
@@ -45,7 +46,10 @@ class AuthDependencies:
             claims = self._decode(token)
         if claims is None:
             raise InvalidTokenError()
-        return await self._controller.authenticate(claims)
+        principal = await self._controller.authenticate(claims)
+        # For the access log, which reads it once the response is sent.
+        request.scope.setdefault("state", {})[USER_ID_STATE_KEY] = principal.user.id
+        return principal
 
     def require(self, permission: Permission) -> Callable[..., Awaitable[Principal]]:
         async def dependency(

@@ -1,10 +1,10 @@
-"""Unversioned endpoints: health, readiness and the JSON Web Key Set."""
+"""Unversioned endpoints: health, readiness, the JSON Web Key Set and the metrics."""
 
 from typing import Any
 
 from fastapi import Request, Response
 
-from app.controllers.system_controller import SystemController
+from app.controllers.system_controller import MetricsController, SystemController
 from app.interfaces.route import BaseRoutes
 from app.routes.responses import problems
 from app.schemas.health import HealthStatus
@@ -12,12 +12,15 @@ from app.utils.problem import problem, request_id_of
 
 
 class SystemRoutes(BaseRoutes):
-    """Probes for orchestrators and the keys for token verifiers."""
+    """Probes for orchestrators, the keys for token verifiers and, when enabled, metrics."""
 
     tags = ("system",)
 
-    def __init__(self, controller: SystemController) -> None:
+    def __init__(
+        self, controller: SystemController, metrics: MetricsController | None = None
+    ) -> None:
         self._controller = controller
+        self._metrics = metrics
         super().__init__()
 
     def register(self) -> None:
@@ -43,3 +46,13 @@ class SystemRoutes(BaseRoutes):
         async def jwks(response: Response) -> dict[str, Any]:
             response.headers["Cache-Control"] = "public, max-age=300"
             return controller.jwks()
+
+        if self._metrics is not None:
+            self._register_metrics(self._metrics)
+
+    def _register_metrics(self, metrics: MetricsController) -> None:
+        # For Prometheus, not for API clients: kept out of the OpenAPI schema.
+        @self.router.get("/metrics", include_in_schema=False)
+        async def scrape() -> Response:
+            page = await metrics.scrape()
+            return Response(page.body, media_type=page.content_type)

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from app.factories.user_factory import UserFactory
 from app.interfaces.clock import Clock
+from app.interfaces.metrics import AuthMetrics, LoginOutcome
 from app.interfaces.password_hasher import PasswordHasher
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserRepository
@@ -21,6 +22,8 @@ from app.models.audit import AuditEventType
 from app.models.auth import ClientInfo, Principal, TokenPair
 from app.models.errors import (
     AccountDisabledError,
+    AccountLockedError,
+    DomainError,
     EmailNotVerifiedError,
     InvalidCredentialsError,
     InvalidTokenError,
@@ -34,6 +37,14 @@ from app.services.password_policy import PasswordPolicy
 from app.utils.ids import new_id
 
 logger = logging.getLogger(__name__)
+
+# The failures a login counts, by the error that reports each.
+_LOGIN_FAILURES: tuple[tuple[type[DomainError], LoginOutcome], ...] = (
+    (InvalidCredentialsError, LoginOutcome.INVALID_CREDENTIALS),
+    (AccountLockedError, LoginOutcome.LOCKED),
+    (AccountDisabledError, LoginOutcome.DISABLED),
+    (EmailNotVerifiedError, LoginOutcome.UNVERIFIED),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +75,9 @@ class AuthService:
         throttle: LoginThrottle,
         password_policy: PasswordPolicy,
         audit: AuditTrail,
+        metrics: AuthMetrics,
     ) -> None:
+        self._metrics = metrics
         self._audit = audit
         self._throttle = throttle
         self._password_policy = password_policy
@@ -89,6 +102,18 @@ class AuthService:
         return user
 
     async def login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
+        try:
+            pair = await self._login(email, password, client)
+        except DomainError as exc:
+            for kind, outcome in _LOGIN_FAILURES:
+                if isinstance(exc, kind):
+                    self._metrics.login_attempt(outcome)
+                    break
+            raise
+        self._metrics.login_attempt(LoginOutcome.SUCCESS)
+        return pair
+
+    async def _login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         email = email.strip().lower()
         await self._throttle.ensure_not_locked(email)
         user = await self._users.get_by_email(email)

@@ -1,0 +1,43 @@
+"""Contracts for the metrics the services and controllers report, whatever collects them."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from app.models.email import OutboxStatus
+
+
+class LoginOutcome(StrEnum):
+    """How a login attempt ended; a bounded set, so it can label a metric."""
+
+    SUCCESS = "success"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    LOCKED = "locked"
+    DISABLED = "disabled"
+    UNVERIFIED = "unverified"
+
+
+class AuthMetrics(Protocol):
+    """What the auth service counts."""
+
+    def login_attempt(self, outcome: LoginOutcome) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsPage:
+    """A rendered scrape: the exposition body and its media type."""
+
+    body: bytes
+    content_type: str
+
+
+class MetricsExporter(Protocol):
+    """The scrape side: gauges refreshed just before rendering, then the page."""
+
+    def set_outbox_depth(self, counts: Mapping[OutboxStatus, int]) -> None: ...
+
+    def clear_outbox_depth(self) -> None:
+        """Drop the outbox series, when they cannot be read, rather than show stale ones."""
+
+    def render(self) -> MetricsPage: ...
