@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean
+.PHONY: run serve test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+# The production server (python -m app serve --help). HOST, PORT and WORKERS come from
+# the environment and .env, which `make serve PORT=9000` sets too.
+serve: $(VENV)/.installed
+	$(BIN)/python -m app serve
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

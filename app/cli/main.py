@@ -6,6 +6,8 @@ import typer
 
 from app.cli.keys import keys_cli
 from app.cli.migrate import migrate
+from app.cli.outbox import outbox_cli
+from app.cli.serve import serve
 from app.cli.superuser import create_superuser
 
 PROG_NAME = "python -m app"
@@ -21,7 +23,9 @@ cli = typer.Typer(
 )
 cli.command("create-superuser")(create_superuser)
 cli.command("migrate")(migrate)
+cli.command("serve")(serve)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(outbox_cli, name="outbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -555,6 +555,91 @@ async def test_finishing_needs_status_sending_even_for_the_named_owner(
     assert await stored(backend, message.id) == message
 
 
+# --- requeue_failed --------------------------------------------------------------------
+
+
+async def add_failed(backend: Backend, status: OutboxStatus = OutboxStatus.FAILED) -> OutboxMessage:
+    """A message the worker finished long ago (gave up on, by default), a stale lease on it."""
+    long_ago = backend.clock.now() - timedelta(days=1)
+    message = replace(
+        backend.new_message(created_at=long_ago),
+        status=status,
+        attempts=8,
+        last_error="550 mailbox unavailable",
+        lease_owner="dead-worker",
+        lease_until=long_ago + LEASE,
+    )
+    await backend.outbox.add(message)
+    return message
+
+
+def requeued(message: OutboxMessage, now: datetime) -> OutboxMessage:
+    """``message`` as requeue_failed leaves it: only the delivery state changes."""
+    return replace(
+        message,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        updated_at=now,
+        lease_owner=None,
+        lease_until=None,
+    )
+
+
+async def test_requeue_failed_puts_every_failed_message_back_in_the_queue(
+    backend: Backend,
+) -> None:
+    stale = await add_failed(backend)
+    queued = await backend.add_message()
+    await claim_one(backend, "worker-1", backend.clock.now())
+    assert await backend.outbox.mark_failed(queued.id, "worker-1", "bounced", backend.clock.now())
+    gave_up = await stored(backend, queued.id)
+    sent = await backend.add_message()
+    await claim_one(backend, "worker-1", backend.clock.now())
+    assert await backend.outbox.mark_sent(sent.id, "worker-1", backend.clock.now())
+    sending = await backend.add_message()
+    await claim_one(backend, "worker-2", backend.clock.now())
+    pending = await backend.add_message(next_attempt_at=backend.clock.now() + LEASE)
+    untouched = {m.id: await stored(backend, m.id) for m in (sent, sending, pending)}
+    # Within the live lease, before the pending message is due: only requeued ones are.
+    now = backend.clock.advance(seconds=1)
+
+    assert await backend.outbox.requeue_failed(now, None) == 2
+
+    # The error stays until a new attempt replaces it.
+    assert await stored(backend, stale.id) == requeued(stale, now)
+    assert await stored(backend, gave_up.id) == requeued(gave_up, now)
+    assert (await stored(backend, gave_up.id)).last_error == "bounced"
+    for message_id, message in untouched.items():
+        assert await stored(backend, message_id) == message
+    assert (await backend.outbox.count_by_status())[OutboxStatus.FAILED] == 0
+    # Due at once, with the full number of attempts ahead of it again.
+    claimed = await backend.outbox.claim("worker-3", now, now + LEASE, limit=10)
+    assert sorted(ids(claimed)) == sorted([stale.id, gave_up.id])
+    assert all(message.attempts == 1 for message in claimed)
+    assert await backend.outbox.requeue_failed(now, None) == 0
+
+
+async def test_requeue_failed_with_ids_requeues_only_those_that_failed(backend: Backend) -> None:
+    first, second, third = [await add_failed(backend) for _ in range(3)]
+    sent = await add_failed(backend, status=OutboxStatus.SENT)
+    now = backend.clock.advance(seconds=1)
+
+    assert await backend.outbox.requeue_failed(now, []) == 0
+    assert (await backend.outbox.count_by_status())[OutboxStatus.FAILED] == 3
+
+    # Not failed, unknown and repeated ids are no error; they are just not counted.
+    count = await backend.outbox.requeue_failed(now, [first.id, sent.id, new_id(), first.id])
+
+    assert count == 1
+    assert await stored(backend, first.id) == requeued(first, now)
+    assert await stored(backend, sent.id) == sent
+    assert await stored(backend, second.id) == second
+    assert await stored(backend, third.id) == third
+    assert await backend.outbox.requeue_failed(now, [second.id, third.id]) == 2
+    assert await stored(backend, third.id) == requeued(third, now)
+
+
 # --- list_messages ---------------------------------------------------------------------
 
 

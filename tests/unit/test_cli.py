@@ -1,11 +1,14 @@
 """``python -m app ...`` run as a real process on a temporary SQLite file and DATA_DIR."""
 
+import asyncio
 import os
 import shlex
+import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.cli import main
 from app.config import Settings
-from app.container import build_container
+from app.container import build_container, build_storage
 from app.main import create_app
+from app.models.email import EmailKind, OutboxMessage, OutboxStatus
+from app.utils.clock import SystemClock
+from app.utils.ids import new_id
 from app.utils.jwt_codec import JwtTokenCodec
 from app.utils.keys import KeyRing, generate_private_key, public_pem, thumbprint
 from tests.conftest import KeyPems, SettingsFactory
+from tests.smtp_server import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "cli-admin@example.com"
@@ -182,7 +189,17 @@ def test_no_password_at_the_prompt_exits_2_and_touches_nothing(cli: Cli) -> None
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["create-superuser"], ["migrate"], ["keys"], ["keys", "generate"], ["keys", "rotate"]],
+    [
+        [],
+        ["create-superuser"],
+        ["migrate"],
+        ["serve"],
+        ["keys"],
+        ["keys", "generate"],
+        ["keys", "rotate"],
+        ["outbox"],
+        ["outbox", "retry-failed"],
+    ],
     ids=lambda command: " ".join(command) or "root",
 )
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,7 +215,7 @@ def test_help_as_a_process_lists_every_command(cli: Cli) -> None:
     result = cli.run("--help")
 
     assert result.returncode == 0, result.stderr
-    for command in ("create-superuser", "migrate", "keys"):
+    for command in ("create-superuser", "migrate", "serve", "keys", "outbox"):
         assert command in result.stdout
 
 
@@ -251,6 +268,203 @@ def test_migrate_with_invalid_settings_exits_2_naming_the_setting(cli: Cli) -> N
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- outbox retry-failed -------------------------------------------------------------
+
+
+def use_cli_settings(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give in-process commands the settings ``cli`` gives its processes."""
+    monkeypatch.chdir(cli.workdir)
+    for name in ("DATABASE_URL", "DATA_DIR", "ENVIRONMENT"):
+        monkeypatch.setenv(name, cli.env[name])
+
+
+async def failed_twice_and_sent_once(settings: Settings) -> tuple[list[str], str]:
+    """Three queued emails the worker claimed: it gave up on two and sent one."""
+    storage = build_storage(settings)
+    await storage.open()
+    try:
+        now = SystemClock().now()
+        messages = [
+            OutboxMessage(
+                id=new_id(),
+                kind=EmailKind.WELCOME,
+                recipient=f"user{i}@example.com",
+                subject="Welcome",
+                text_body="Hello",
+                html_body="<p>Hello</p>",
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for i in range(3)
+        ]
+        for message in messages:
+            await storage.outbox.add(message)
+        claimed = await storage.outbox.claim("worker-1", now, now.replace(year=now.year + 1), 10)
+        assert len(claimed) == 3
+        first, second, sent = (message.id for message in messages)
+        assert await storage.outbox.mark_failed(first, "worker-1", "550 no such user", now)
+        assert await storage.outbox.mark_failed(second, "worker-1", "550 no such user", now)
+        assert await storage.outbox.mark_sent(sent, "worker-1", now)
+    finally:
+        await storage.close()
+    return [first, second], sent
+
+
+def outbox_rows(database: Path) -> dict[str, tuple[str, int, str | None, str | None]]:
+    """Status, attempts, lease owner and last error of each message, straight from SQLite."""
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT id, status, attempts, lease_owner, last_error FROM outbox_messages"
+        )
+        return {row[0]: row[1:] for row in rows}
+
+
+def test_outbox_retry_failed_requeues_what_the_worker_gave_up_on(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_cli_settings(cli, monkeypatch)
+    settings = Settings(_env_file=None, database_url=cli.database_url, data_dir=cli.data_dir)
+    (first, second), sent = asyncio.run(failed_twice_and_sent_once(settings))
+    gave_up = ("failed", 1, None, "550 no such user")
+    requeued = ("pending", 0, None, "550 no such user")
+    before = outbox_rows(cli.database)
+    assert before[first] == before[second] == gave_up
+
+    assert main(["outbox", "retry-failed", "--dry-run"]) == 0
+    assert "Would requeue 2 failed messages" in capsys.readouterr().out
+    assert outbox_rows(cli.database) == before
+
+    missing = new_id()
+    code = main(["outbox", "retry-failed", "--id", first, "--id", sent, "--id", missing])
+
+    output = capsys.readouterr()
+    assert code == 1
+    assert "Requeued 1 failed message;" in output.out
+    assert f"Skipped {sent}: sent, not failed." in output.err
+    assert f"Skipped {missing}: no such message." in output.err
+    rows = outbox_rows(cli.database)
+    assert rows[first] == requeued
+    assert rows[second] == gave_up
+    assert rows[sent] == before[sent]
+
+    assert main(["outbox", "retry-failed"]) == 0
+    assert "Requeued 1 failed message;" in capsys.readouterr().out
+    assert outbox_rows(cli.database)[second] == requeued
+    assert main(["outbox", "retry-failed"]) == 0
+    assert "No failed messages; nothing requeued." in capsys.readouterr().out
+    assert outbox_rows(cli.database) == {**before, first: requeued, second: requeued}
+
+
+def test_outbox_retry_failed_with_invalid_settings_exits_2(cli: Cli) -> None:
+    result = cli.run("outbox", "retry-failed", DATABASE_URL="not-a-url")
+
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not cli.database.exists()
+
+
+# --- serve ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--workers", "0"], {}, "WORKERS"),
+        (["--port", "70000"], {}, "PORT"),
+        ([], {"DATABASE_URL": "not-a-url"}, "DATABASE_URL"),
+        ([], {"ENVIRONMENT": "production"}, "Refusing to start in production"),
+        (
+            [],
+            {"ACCESS_TOKEN_PRIVATE_KEY": "/nonexistent.pem", "ACCESS_TOKEN_PUBLIC_KEY": "/x.pem"},
+            "ACCESS_TOKEN_PRIVATE_KEY",
+        ),
+    ],
+    ids=["workers", "port", "database-url", "production", "keys"],
+)
+def test_serve_refuses_invalid_settings_before_starting(
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    use_cli_settings(cli, monkeypatch)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    code = main(["serve", "--port", str(free_port()), *args])
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not cli.database.exists()
+
+
+def worker_processes(parent: int) -> list[int]:
+    """The multiprocessing workers among the children of ``parent``, from /proc."""
+    workers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name in parentheses may hold spaces; the fields after it do not.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # exited meanwhile
+        # Besides its workers, uvicorn's parent runs multiprocessing's resource tracker.
+        if int(fields[1]) == parent and b"spawn_main" in cmdline:
+            workers.append(int(entry.name))
+    return workers
+
+
+def test_serve_runs_workers_and_stops_cleanly_on_sigterm(
+    cli: Cli, configured_env: dict[str, str]
+) -> None:
+    port = free_port()
+    log = cli.workdir / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "-m", "app", "serve", "--workers", "2", "--port", str(port)],
+            cwd=cli.workdir,
+            env={**cli.env, **configured_env, "SECRET_KEY": "s" * 40},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        health = None
+        while health is None or health.status_code != 200:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+            except httpx.TransportError:
+                continue
+        workers = worker_processes(server.pid)
+
+        assert health.json() == {"status": "ok"}
+        assert "server" not in health.headers
+        assert len(workers) == 2, workers
+        # Two workers with per-process rate limit counters: the operator is told.
+        assert "RATE_LIMIT_STORAGE_URL=memory://" in log.read_text()
+
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=15) == 0, log.read_text()
+        assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 # --- keys generate -------------------------------------------------------------------

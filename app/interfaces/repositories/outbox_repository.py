@@ -1,6 +1,7 @@
 """Contract for the durable email outbox."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 
 from app.models.email import OutboxMessage, OutboxStatus
@@ -35,6 +36,17 @@ class OutboxRepository(ABC):
     @abstractmethod
     async def mark_failed(self, message_id: str, owner: str, error: str, now: datetime) -> bool:
         """Give up on the message; it stays visible to admins."""
+
+    @abstractmethod
+    async def requeue_failed(self, now: datetime, message_ids: Sequence[str] | None) -> int:
+        """Queue failed messages again, due at ``now``; return how many were requeued.
+
+        ``None`` requeues every failed message, a sequence only the failed ones among
+        those ids (others are left alone; an empty sequence requeues nothing). A
+        requeued message is pending with no lease and ``attempts`` back at 0, so it
+        gets the full number of attempts again. ``last_error`` is kept: it tells why
+        the message had failed until a new attempt records another error.
+        """
 
     @abstractmethod
     async def get(self, message_id: str) -> OutboxMessage | None: ...

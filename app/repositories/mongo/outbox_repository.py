@@ -1,5 +1,6 @@
 """The email outbox in MongoDB."""
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -87,6 +88,27 @@ class MongoOutboxRepository(MongoRepository, OutboxRepository):
             last_error=error[:MAX_ERROR_LENGTH],
             updated_at=now,
         )
+
+    async def requeue_failed(self, now: datetime, message_ids: Sequence[str] | None) -> int:
+        query: Document = {"status": OutboxStatus.FAILED.value}
+        if message_ids is not None:
+            query["_id"] = {"$in": list(set(message_ids))}
+        async with unavailable_as_domain_error():
+            result = await self._collection.update_many(
+                query,
+                {
+                    "$set": {
+                        "status": OutboxStatus.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "lease_owner": None,
+                        "lease_until": None,
+                        "updated_at": now,
+                    }
+                },
+                session=self._session(),
+            )
+        return result.modified_count
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         async with unavailable_as_domain_error():

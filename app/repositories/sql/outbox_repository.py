@@ -1,5 +1,6 @@
 """The email outbox in SQL."""
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,25 @@ class SqlOutboxRepository(SqlRepository, OutboxRepository):
             last_error=error[:MAX_ERROR_LENGTH],
             updated_at=now,
         )
+
+    async def requeue_failed(self, now: datetime, message_ids: Sequence[str] | None) -> int:
+        statement = (
+            update(outbox)
+            .where(outbox.c.status == OutboxStatus.FAILED.value)
+            .values(
+                status=OutboxStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        if message_ids is not None:
+            statement = statement.where(outbox.c.id.in_(set(message_ids)))
+        async with self._write() as conn:
+            result = await conn.execute(statement)
+        return result.rowcount
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         async with self._read() as conn:
