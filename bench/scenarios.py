@@ -98,6 +98,8 @@ def app_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
         EMAIL_WORKER_ENABLED="false",
         RATE_LIMIT_ENABLED="false",
         AUTH_REQUIRE_VERIFIED_EMAIL="false",
+        # "logging at warning", as the server runs: no access line per request.
+        LOG_LEVEL="warning",
         # Tokens must outlive the longest run; the TTL costs nothing per request.
         ACCESS_TOKEN_TTL_SECONDS="7200",
     )
