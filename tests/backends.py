@@ -6,17 +6,22 @@ configured skips its tests with a one-line reason.
 """
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from pymongo import AsyncMongoClient
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from app.db.mongo import MongoConnection
+from app.repositories.sql.migrator import alembic_config, upgrade_to_head
 from tests.fakes.async_mongomock import AsyncMongomockClient
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
@@ -51,8 +56,8 @@ def with_database(url: str, name: str) -> str:
 
 
 @asynccontextmanager
-async def empty_postgres_database(suffix: str) -> AsyncIterator[str]:
-    """A database of the server's own, ``<name>_<suffix>``, with an empty public schema.
+async def _postgres_database(suffix: str) -> AsyncIterator[str]:
+    """A database of the server's own, ``<name>_<suffix>``, created when missing.
 
     Each suite gets its own database so that suites run side by side never meet.
     """
@@ -68,24 +73,102 @@ async def empty_postgres_database(suffix: str) -> AsyncIterator[str]:
                 await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     finally:
         await admin.dispose()
-    url = server.set(database=name)
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            await conn.exec_driver_sql("CREATE SCHEMA public")
-    finally:
-        await engine.dispose()
-    yield url.render_as_string(hide_password=False)
+    yield server.set(database=name).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def empty_postgres_database(suffix: str) -> AsyncIterator[str]:
+    """A database of the server's own, ``<name>_<suffix>``, with an empty public schema."""
+    async with _postgres_database(suffix) as url:
+        engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                await conn.exec_driver_sql("CREATE SCHEMA public")
+        finally:
+            await engine.dispose()
+        yield url
+
+
+# Migrating a new database costs about 0.1 s per test; most tests need the schema,
+# not the migrations, so they start from a copy migrated once per run. The migrations
+# themselves are tested on empty databases (tests/unit/test_migrations.py, and every
+# test that uses ``empty_postgres_database`` or a plain SQLite path).
+_sqlite_template: Path | None = None
+
+
+def _head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+async def migrated_sqlite_file(path: Path) -> str:
+    """A DATABASE_URL of a new SQLite file at ``path``, its schema at the newest migration."""
+    global _sqlite_template
+    if _sqlite_template is None:
+        template = Path(tempfile.mkdtemp(prefix="sqlite-template-")) / "template.db"
+        engine = create_async_engine(f"sqlite+aiosqlite:///{template}")
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+        _sqlite_template = template
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@asynccontextmanager
+async def migrated_postgres_database(suffix: str) -> AsyncIterator[str]:
+    """Like ``empty_postgres_database``, but with the schema at the newest migration and no rows.
+
+    The schema is migrated once and kept; each use empties every table instead.
+    """
+    async with _postgres_database(suffix) as url:
+        engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                at_head = await _revision(conn) == _head_revision()
+                if at_head:
+                    tables = await conn.execute(
+                        text(
+                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                            "AND tablename <> 'alembic_version'"
+                        )
+                    )
+                    names = ", ".join(f'"{name}"' for name in tables.scalars())
+                    if names:
+                        await conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                else:
+                    await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                    await conn.exec_driver_sql("CREATE SCHEMA public")
+        finally:
+            await engine.dispose()
+        if not at_head:
+            engine = create_async_engine(url)
+            try:
+                await upgrade_to_head(engine)
+            finally:
+                await engine.dispose()
+        yield url
+
+
+async def _revision(conn: AsyncConnection) -> str | None:
+    """The schema's Alembic revision, None when it has no version table."""
+    present = await conn.execute(text("SELECT to_regclass('public.alembic_version') IS NOT NULL"))
+    if not present.scalar():
+        return None
+    version = await conn.execute(text("SELECT version_num FROM alembic_version"))
+    return version.scalar()
 
 
 @asynccontextmanager
 async def database_url_for(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A DATABASE_URL for an empty store of ``backend``, cleaned up afterwards."""
+    """A DATABASE_URL for a store of ``backend`` that holds no data, cleaned up afterwards."""
     if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+        yield await migrated_sqlite_file(tmp_path / "app.db")
     elif backend == "postgres":
-        async with empty_postgres_database("api") as url:
+        async with migrated_postgres_database("api") as url:
             yield url
     elif backend == "mongodb-fake":
         MongoConnection.install(AsyncMongomockClient())

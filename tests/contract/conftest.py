@@ -47,7 +47,6 @@ from app.repositories.mongo.session_repository import MongoSessionRepository
 from app.repositories.mongo.user_repository import MongoUserRepository
 from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
-from app.repositories.sql.migrator import upgrade_to_head
 from app.repositories.sql.one_time_code_repository import (
     SqlCooldownRepository,
     SqlOneTimeCodeRepository,
@@ -56,7 +55,12 @@ from app.repositories.sql.outbox_repository import SqlOutboxRepository
 from app.repositories.sql.session_repository import SqlSessionRepository
 from app.repositories.sql.user_repository import SqlUserRepository
 from app.utils.ids import new_id
-from tests.backends import empty_postgres_database, mongodb_server, with_database
+from tests.backends import (
+    migrated_postgres_database,
+    migrated_sqlite_file,
+    mongodb_server,
+    with_database,
+)
 from tests.fakes.async_mongomock import AsyncMongomockClient
 
 POSTGRES_URL_ENV = "TEST_POSTGRES_URL"
@@ -222,9 +226,8 @@ def _sql_backend(name: str) -> Backend:
 
 @asynccontextmanager
 async def _sqlite(tmp_path: Path) -> AsyncIterator[Backend]:
-    engine = Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}")
+    Database.connect(await migrated_sqlite_file(tmp_path / "contract.db"))
     try:
-        await upgrade_to_head(engine)
         yield _sql_backend("sqlite")
     finally:
         await Database.dispose()
@@ -232,10 +235,9 @@ async def _sqlite(tmp_path: Path) -> AsyncIterator[Backend]:
 
 @asynccontextmanager
 async def _postgres(tmp_path: Path) -> AsyncIterator[Backend]:
-    async with empty_postgres_database("contract") as url:
-        engine = Database.connect(url)
+    async with migrated_postgres_database("contract") as url:
+        Database.connect(url)
         try:
-            await upgrade_to_head(engine)
             yield _sql_backend("postgres")
         finally:
             await Database.dispose()
