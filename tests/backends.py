@@ -57,12 +57,14 @@ def with_database(url: str, name: str) -> str:
 
 @asynccontextmanager
 async def _postgres_database(suffix: str) -> AsyncIterator[str]:
-    """A database of the server's own, ``<name>_<suffix>``, created when missing.
+    """A database of the server's own, ``<name>_<suffix>[_<worker>]``, created when missing.
 
-    Each suite gets its own database so that suites run side by side never meet.
+    Each suite (and each xdist worker) gets its own database, so they never meet.
     """
     server = make_url(postgres_server())
-    name = f"{server.database}_{suffix}"
+    # pytest-xdist runs workers side by side; each gets databases of its own.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"{server.database}_{suffix}" + (f"_{worker}" if worker else "")
     admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:

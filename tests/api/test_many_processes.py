@@ -43,6 +43,9 @@ from tests.conftest import DEFAULT_PASSWORD, SUPERUSER_PASSWORD, KeyPems
 from tests.live_server import LiveServer
 from tests.smtp_server import ReceivedEmail, SmtpTestServer
 
+# Redis is one store for every xdist worker: its tests run in one worker, in turn.
+pytestmark = pytest.mark.xdist_group("redis")
+
 ME = f"{V1}/users/me"
 REFRESH = f"{V1}/auth/refresh"
 LOGOUT = f"{V1}/auth/logout"

@@ -28,6 +28,9 @@ from app.main import create_app
 from tests.api.helpers import V1, assert_problem, bearer, login, register
 from tests.conftest import DEFAULT_PASSWORD, SettingsFactory
 
+# Redis is one store for every xdist worker: its tests run in one worker, in turn.
+pytestmark = pytest.mark.xdist_group("redis")
+
 REDIS_ENV = "TEST_REDIS_URL"
 PROXY = "203.0.113.7"
 WRONG_PASSWORD = "not-the-password-1"

@@ -25,6 +25,9 @@ from app.utils.rate_limiter import DisabledRateLimiter, LimitsRateLimiter, build
 from tests.backends import mongodb_server, with_database
 from tests.fakes.async_mongomock import AsyncMongomockClient
 
+# Redis is one store for every xdist worker: its tests run in one worker, in turn.
+pytestmark = pytest.mark.xdist_group("redis")
+
 REDIS_ENV = "TEST_REDIS_URL"
 STORAGES = ("memory", "mongodb-fake", "redis", "mongodb")
 # Time the test itself may take between a hit and a check of the window's expiry.
