@@ -1,10 +1,10 @@
 """One log record per request: method, path, status, duration and the caller's user id."""
 
 import logging
-import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
+from app.middlewares.response_observer import ResponseObserver
 from app.utils.logging_config import ACCESS_LOGGER
 
 # Where the auth dependency leaves the authenticated caller's id, in scope["state"].
@@ -13,9 +13,9 @@ USER_ID_STATE_KEY = "user_id"
 MAX_LOGGED_PATH = 1024
 
 
-class AccessLogMiddleware:
-    """Pure ASGI middleware; logs to ``app.access`` at INFO once the response is sent
-    (LOG_LEVEL=warning turns the access log off, and its cost with it).
+class AccessLogMiddleware(ResponseObserver):
+    """Logs to ``app.access`` at INFO once the response is sent (LOG_LEVEL=warning
+    turns the access log off, and its cost with it).
 
     The path is the raw request path without its query string (queries may carry
     codes or tokens); headers and bodies are never logged. It runs inside
@@ -24,26 +24,14 @@ class AccessLogMiddleware:
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self.logger = logging.getLogger(ACCESS_LOGGER)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.logger.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
+    def active(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
 
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            self._log(scope, status, (time.perf_counter() - start) * 1000)
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        self._log(scope, status, seconds * 1000)
 
     def _log(self, scope: Scope, status: int, duration_ms: float) -> None:
         raw_path = scope.get("raw_path")

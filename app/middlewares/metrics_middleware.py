@@ -1,13 +1,13 @@
 """Count and time every request under the template of the route that served it."""
 
 import re
-import time
 from collections.abc import Callable, Sequence
 
 from fastapi.routing import iter_route_contexts
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
+from app.middlewares.response_observer import ResponseObserver
 from app.utils.metrics import PrometheusMetrics
 
 RoutesProvider = Callable[[], Sequence[BaseRoute]]
@@ -64,8 +64,8 @@ class RouteTemplates:
         return table[id(route)][1]
 
 
-class MetricsMiddleware:
-    """Pure ASGI middleware, installed only with METRICS_ENABLED=true.
+class MetricsMiddleware(ResponseObserver):
+    """Installed only with METRICS_ENABLED=true.
 
     Requests are labelled with their route's template, so series stay few whatever
     the ids in the paths; a request no route matched gets one fixed label. An
@@ -73,29 +73,11 @@ class MetricsMiddleware:
     """
 
     def __init__(self, app: ASGIApp, metrics: PrometheusMetrics, routes: RoutesProvider) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
         self.templates = RouteTemplates(routes)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            self.metrics.observe_request(
-                self.templates.template(scope),
-                scope["method"],
-                status,
-                time.perf_counter() - start,
-            )
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        self.metrics.observe_request(
+            self.templates.template(scope), scope["method"], status, seconds
+        )
