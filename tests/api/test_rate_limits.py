@@ -237,6 +237,21 @@ async def test_login_per_account_holds_across_ips(
     assert ok.status_code == 200, ok.text
 
 
+async def test_an_over_long_username_counts_per_ip_but_never_becomes_an_account_key(
+    launch: Launch, client_for: ClientFor, identities: Identities
+) -> None:
+    app = await launch(rate_limit_login_per_ip="3/minute", rate_limit_login_per_account="1/minute")
+    client = await client_for(app)
+    attacker = identities.ip()
+    huge = f"{identities.token}-" + "x" * 100_000
+
+    for _ in range(3):
+        response = await attempt_login(client, huge, headers=via(attacker))
+        # Had it been counted per account, the second attempt would be a 429.
+        assert_problem(response, 401, "invalid_credentials")
+    assert_rate_limited(await attempt_login(client, huge, headers=via(attacker)), 60)
+
+
 async def test_unknown_and_known_accounts_are_limited_alike(
     launch: Launch, client_for: ClientFor, identities: Identities
 ) -> None:

@@ -64,9 +64,11 @@ class AuthRoutes(BaseRoutes):
             response: Response,
         ) -> TokenResponse:
             await limiter.hit(RateLimit.LOGIN_PER_IP, client.ip_address or "unknown")
-            await limiter.hit(RateLimit.LOGIN_PER_ACCOUNT, form.username.strip().lower())
+            # Before the per-account count: no account has such a name, and a limiter
+            # key of up to a megabyte (the body limit) must not reach Redis.
             if len(form.username) > MAX_USERNAME_LENGTH or len(form.password) > PASSWORD_MAX_LENGTH:
                 raise InvalidCredentialsError()
+            await limiter.hit(RateLimit.LOGIN_PER_ACCOUNT, form.username.strip().lower())
             _no_store(response)
             return await controller.login(form.username, form.password, client)
 
