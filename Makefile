@@ -19,8 +19,9 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The app writes its own access line per request (with request and user ids).
 run: $(VENV)/.installed
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-access-log
 
 # The production server (python -m app serve --help). HOST, PORT and WORKERS come from
 # the environment and .env, which `make serve PORT=9000` sets too.
