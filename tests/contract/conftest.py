@@ -29,6 +29,7 @@ from app.interfaces.repositories import (
     SessionRepository,
     UserRepository,
 )
+from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.email import EmailKind, OutboxMessage, OutboxStatus
 from app.models.one_time_code import CodePurpose, OneTimeCode
@@ -38,6 +39,7 @@ from app.models.user import User
 from app.repositories.mongo.audit_repository import MongoAuditRepository
 from app.repositories.mongo.base import MongoUnitOfWork
 from app.repositories.mongo.indexes import ensure_indexes
+from app.repositories.mongo.login_lockout_repository import MongoLoginLockoutRepository
 from app.repositories.mongo.one_time_code_repository import (
     MongoCooldownRepository,
     MongoOneTimeCodeRepository,
@@ -47,6 +49,7 @@ from app.repositories.mongo.session_repository import MongoSessionRepository
 from app.repositories.mongo.user_repository import MongoUserRepository
 from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.login_lockout_repository import SqlLoginLockoutRepository
 from app.repositories.sql.one_time_code_repository import (
     SqlCooldownRepository,
     SqlOneTimeCodeRepository,
@@ -97,6 +100,7 @@ class Backend:
     codes: OneTimeCodeRepository
     cooldowns: CooldownRepository
     audit: AuditRepository
+    lockouts: LoginLockoutRepository
     uow: UnitOfWork
     clock: ManualClock = field(default_factory=ManualClock)
     # False for a store whose ``uow.atomic()`` runs the calls in order without a
@@ -220,6 +224,7 @@ def _sql_backend(name: str) -> Backend:
         codes=SqlOneTimeCodeRepository(Database.engine),
         cooldowns=SqlCooldownRepository(Database.engine),
         audit=SqlAuditRepository(Database.engine),
+        lockouts=SqlLoginLockoutRepository(Database.engine),
         uow=SqlUnitOfWork(Database.engine),
     )
 
@@ -253,6 +258,7 @@ def _mongo_backend(name: str, database: str, *, transactional: bool) -> Backend:
         codes=MongoOneTimeCodeRepository(provider),
         cooldowns=MongoCooldownRepository(provider),
         audit=MongoAuditRepository(provider),
+        lockouts=MongoLoginLockoutRepository(provider),
         uow=MongoUnitOfWork(MongoConnection.client, lambda: transactional),
         transactional=transactional,
     )

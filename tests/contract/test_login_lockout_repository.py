@@ -1,0 +1,117 @@
+"""Contract of ``LoginLockoutRepository``, run against every backend of ``backend``."""
+
+import asyncio
+from datetime import timedelta
+
+from tests.contract.conftest import Backend
+
+KEY = "hmac-of-alice@example.com"
+OTHER = "hmac-of-bob@example.com"
+MAX_FAILURES = 3
+# The doubling, capped series the service passes: 60 s, 120 s, then 240 s for good.
+LOCKS = [60, 120, 240]
+
+
+async def fail(backend: Backend, times: int, key: str = KEY) -> None:
+    for _ in range(times):
+        await backend.lockouts.record_failure(key, backend.clock.now(), MAX_FAILURES, LOCKS)
+
+
+async def test_an_unknown_key_has_no_state(backend: Backend) -> None:
+    assert await backend.lockouts.get(KEY) is None
+
+
+async def test_failures_below_the_maximum_count_without_locking(backend: Backend) -> None:
+    now = backend.clock.now()
+    first = await backend.lockouts.record_failure(KEY, now, MAX_FAILURES, LOCKS)
+    second = await backend.lockouts.record_failure(KEY, now, MAX_FAILURES, LOCKS)
+
+    assert (first.failures, second.failures) == (1, 2)
+    assert second.lockouts == 0
+    assert second.locked_until is None
+    assert not second.is_locked(now)
+    assert await backend.lockouts.get(KEY) == second
+
+
+async def test_the_maximum_locks_for_the_first_length_and_resets_the_count(
+    backend: Backend,
+) -> None:
+    await fail(backend, MAX_FAILURES - 1)
+    now = backend.clock.now()
+
+    locked = await backend.lockouts.record_failure(KEY, now, MAX_FAILURES, LOCKS)
+
+    assert locked.failures == 0
+    assert locked.lockouts == 1
+    assert locked.locked_until == now + timedelta(seconds=LOCKS[0])
+    assert locked.locked_until is not None
+    assert locked.locked_until.utcoffset() == timedelta(0)
+    assert locked.is_locked(now + timedelta(seconds=LOCKS[0] - 1))
+    assert not locked.is_locked(now + timedelta(seconds=LOCKS[0]))
+    assert await backend.lockouts.get(KEY) == locked
+
+
+async def test_each_further_lock_takes_the_next_length_up_to_the_last(backend: Backend) -> None:
+    lengths = []
+    for _ in range(len(LOCKS) + 2):
+        await fail(backend, MAX_FAILURES - 1)
+        now = backend.clock.now()
+        lock = await backend.lockouts.record_failure(KEY, now, MAX_FAILURES, LOCKS)
+        assert lock.locked_until is not None
+        lengths.append(int((lock.locked_until - now).total_seconds()))
+        backend.clock.advance(seconds=lock.locked_until.timestamp() - now.timestamp())
+
+    assert lengths == [60, 120, 240, 240, 240]
+    state = await backend.lockouts.get(KEY)
+    assert state is not None
+    assert state.lockouts == len(LOCKS) + 2
+
+
+async def test_clear_forgets_failures_and_lockouts_of_that_key_only(backend: Backend) -> None:
+    await fail(backend, MAX_FAILURES)
+    await fail(backend, 1, key=OTHER)
+
+    await backend.lockouts.clear(KEY)
+
+    assert await backend.lockouts.get(KEY) is None
+    other = await backend.lockouts.get(OTHER)
+    assert other is not None
+    assert other.failures == 1
+    # After a clear the series starts again from the first length.
+    await fail(backend, MAX_FAILURES - 1)
+    now = backend.clock.now()
+    lock = await backend.lockouts.record_failure(KEY, now, MAX_FAILURES, LOCKS)
+    assert lock.locked_until == now + timedelta(seconds=LOCKS[0])
+
+
+async def test_clearing_an_unknown_key_is_harmless(backend: Backend) -> None:
+    await backend.lockouts.clear(KEY)
+    assert await backend.lockouts.get(KEY) is None
+
+
+async def test_concurrent_failures_are_each_counted_once(backend: Backend) -> None:
+    now = backend.clock.now()
+    attempts = 12
+
+    await asyncio.gather(
+        *(backend.lockouts.record_failure(KEY, now, 100, LOCKS) for _ in range(attempts))
+    )
+
+    state = await backend.lockouts.get(KEY)
+    assert state is not None
+    assert (state.failures, state.lockouts) == (attempts, 0)
+
+
+async def test_concurrent_failures_past_the_maximum_lock_exactly_once(backend: Backend) -> None:
+    now = backend.clock.now()
+
+    results = await asyncio.gather(
+        *(backend.lockouts.record_failure(KEY, now, MAX_FAILURES, LOCKS) for _ in range(5))
+    )
+
+    state = await backend.lockouts.get(KEY)
+    assert state is not None
+    assert state.lockouts == 1, "a burst must not skip ahead in the doubling"
+    assert state.locked_until == now + timedelta(seconds=LOCKS[0])
+    assert state.failures == 5 - MAX_FAILURES
+    assert sum(1 for result in results if result.lockouts == 1 and result.failures == 0) >= 1
