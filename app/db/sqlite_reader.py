@@ -27,7 +27,9 @@ class SqliteReader:
     open after it returns and every read sees the latest commit (WAL mode).
     """
 
-    def __init__(self, url: str, *, busy_timeout_seconds: float, threads: int = READER_THREADS):
+    def __init__(
+        self, url: str, *, busy_timeout_seconds: float, threads: int = READER_THREADS
+    ) -> None:
         sync_url = make_url(url).set(drivername="sqlite+pysqlite")
         self._engine = create_engine(
             sync_url,

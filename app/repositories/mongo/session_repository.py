@@ -11,6 +11,7 @@ from app.interfaces.repositories.session_repository import SessionRepository
 from app.models.session import Session
 from app.models.user import User
 from app.repositories.mongo.base import MongoRepository, unavailable_as_domain_error
+from app.repositories.mongo.user_repository import MongoUserRepository
 from app.repositories.user_mapping import user_from_record
 
 
@@ -44,7 +45,7 @@ class MongoSessionRepository(MongoRepository, SessionRepository):
             document = await self._collection.find_one({"_id": session_id}, session=self._session())
             if document is None:
                 return None
-            owner = await self._database()["users"].find_one(
+            owner = await self._database()[MongoUserRepository.collection_name].find_one(
                 {"_id": document["user_id"]}, session=self._session()
             )
         user = user_from_record(owner, owner["_id"]) if owner is not None else None

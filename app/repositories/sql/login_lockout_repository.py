@@ -15,12 +15,7 @@ class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
     """An upsert counts the failure; a conditional update applies the lock."""
 
     async def get(self, key: str) -> LoginLockout | None:
-        async with self._read() as conn:
-            row = (
-                (await conn.execute(select(login_lockouts).where(login_lockouts.c.key == key)))
-                .mappings()
-                .first()
-            )
+        row = await self._first(select(login_lockouts).where(login_lockouts.c.key == key))
         return self._to_lockout(row) if row is not None else None
 
     async def record_failure(

@@ -33,8 +33,7 @@ class SqlOneTimeCodeRepository(SqlRepository, OneTimeCodeRepository):
         query = select(one_time_codes).where(
             one_time_codes.c.user_id == user_id, one_time_codes.c.purpose == purpose.value
         )
-        async with self._read() as conn:
-            row = (await conn.execute(query)).mappings().first()
+        row = await self._first(query)
         return self._to_code(row) if row is not None else None
 
     async def record_failure(self, code_id: str) -> int:

@@ -120,12 +120,7 @@ class SqlOutboxRepository(SqlRepository, OutboxRepository):
         return result.rowcount
 
     async def get(self, message_id: str) -> OutboxMessage | None:
-        async with self._read() as conn:
-            row = (
-                (await conn.execute(select(outbox).where(outbox.c.id == message_id)))
-                .mappings()
-                .first()
-            )
+        row = await self._first(select(outbox).where(outbox.c.id == message_id))
         return self._to_message(row) if row is not None else None
 
     async def list_messages(

@@ -31,12 +31,7 @@ class SqlSessionRepository(SqlRepository, SessionRepository):
         return session
 
     async def get(self, session_id: str) -> Session | None:
-        async with self._read() as conn:
-            row = (
-                (await conn.execute(select(sessions).where(sessions.c.id == session_id)))
-                .mappings()
-                .first()
-            )
+        row = await self._first(select(sessions).where(sessions.c.id == session_id))
         return self._to_session(row) if row is not None else None
 
     async def get_with_user(self, session_id: str) -> tuple[Session, User | None] | None:
