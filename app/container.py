@@ -9,7 +9,8 @@ from app.controllers.admin_audit_controller import AdminAuditController
 from app.controllers.admin_email_controller import AdminEmailController
 from app.controllers.admin_user_controller import AdminUserController
 from app.controllers.auth_controller import AuthController
-from app.controllers.system_controller import MetricsController, SystemController
+from app.controllers.metrics_controller import MetricsController
+from app.controllers.system_controller import SystemController
 from app.controllers.user_controller import UserController
 from app.factories.user_factory import UserFactory
 from app.interfaces.email_sender import EmailSender
@@ -212,6 +213,7 @@ def build_container(settings: Settings) -> Container:
             poll_interval_seconds=settings.outbox_poll_interval_seconds,
         ),
     )
+    outbox_service = OutboxService(outbox)
     return Container(
         settings=settings,
         storage=storage,
@@ -227,9 +229,11 @@ def build_container(settings: Settings) -> Container:
         user_controller=UserController(user_service, session_service),
         admin_user_controller=AdminUserController(user_service, session_service),
         account_email_controller=AccountEmailController(verification, password_reset),
-        admin_email_controller=AdminEmailController(OutboxService(outbox)),
+        admin_email_controller=AdminEmailController(outbox_service),
         admin_audit_controller=AdminAuditController(audit),
         system_controller=SystemController(codec, storage.probe),
         metrics=metrics,
-        metrics_controller=MetricsController(metrics, outbox) if metrics is not None else None,
+        metrics_controller=(
+            MetricsController(metrics, outbox_service) if metrics is not None else None
+        ),
     )

@@ -4,7 +4,8 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from app.controllers.system_controller import MetricsController, SystemController
+from app.controllers.metrics_controller import MetricsController
+from app.controllers.system_controller import SystemController
 from app.interfaces.route import BaseRoutes
 from app.routes.responses import problems
 from app.schemas.health import HealthStatus
