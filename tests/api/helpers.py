@@ -1,10 +1,13 @@
 """HTTP helpers shared by the API tests."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 
+from app.interfaces.token_codec import TokenCodec
 from tests.conftest import DEFAULT_PASSWORD, SUPERUSER_EMAIL, SUPERUSER_PASSWORD
 
 V1 = "/api/v1"
@@ -27,6 +30,20 @@ class LoggedIn:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def expired_copy(codec: TokenCodec, access_token: str) -> str:
+    """The access token as it is once expired: same session and claims, signed by
+    ``codec`` two minutes ago with a lifetime of 30 seconds."""
+    claims: dict[str, Any] = jwt.decode(access_token, options={"verify_signature": False})
+    return codec.encode_access(
+        subject=claims["sub"],
+        session_id=claims["sid"],
+        role=claims["role"],
+        permissions=claims["perms"],
+        now=datetime.now(UTC) - timedelta(minutes=2),
+        ttl_seconds=30,
+    )
 
 
 def assert_problem(

@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from app.config import Settings
 from app.utils.jwt_codec import JwtTokenCodec
 from app.utils.keys import KeyRing
 from tests.api.email_helpers import extract_code
+from tests.api.helpers import expired_copy
 from tests.conftest import KeyPems
 from tests.live_server import LiveServer
 from tests.smtp_server import SmtpTestServer
@@ -417,15 +417,7 @@ class Walkthrough:
 
     def _expire_access_token(self) -> None:
         """$TOKEN as it is once expired: same session and claims, issued long enough ago."""
-        claims = jwt.decode(self.variables["TOKEN"], options={"verify_signature": False})
-        self.variables["TOKEN"] = self.codec.encode_access(
-            subject=claims["sub"],
-            session_id=claims["sid"],
-            role=claims["role"],
-            permissions=claims["perms"],
-            now=datetime.now(UTC) - timedelta(minutes=2),
-            ttl_seconds=60,
-        )
+        self.variables["TOKEN"] = expired_copy(self.codec, self.variables["TOKEN"])
 
 
 def shell_environment() -> dict[str, str]:

@@ -16,19 +16,16 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
-import jwt
 import pytest
 import uvicorn
 
 from app.config import Settings
 from app.main import create_app
 from tests.api.email_helpers import MailEnv, contains_code, email_settings, wait_until
-from tests.api.helpers import V1, bearer
+from tests.api.helpers import V1, bearer, expired_copy
 from tests.conftest import SUPERUSER_PASSWORD, KeyPems, SettingsFactory
 from tests.smtp_server import SmtpTestServer, free_port
 
@@ -125,19 +122,6 @@ async def served(
         await task
 
 
-def expired_access_token(env: MailEnv, access_token: str) -> str:
-    claims: dict[str, Any] = jwt.decode(access_token, options={"verify_signature": False})
-    token: str = env.app.state.container.codec.encode_access(
-        subject=claims["sub"],
-        session_id=claims["sid"],
-        role=claims["role"],
-        permissions=claims["perms"],
-        now=datetime.now(UTC) - timedelta(minutes=2),
-        ttl_seconds=30,
-    )
-    return token
-
-
 async def account_life(env: MailEnv, tag: str, found: Secrets) -> str:
     """Register, verify, log in, refresh (both ways), reset the password, log out.
 
@@ -163,7 +147,7 @@ async def account_life(env: MailEnv, tag: str, found: Secrets) -> str:
     assert me.status_code == 200, me.text
 
     # The refresh middleware: an expired access token renewed from x-refresh.
-    expired = found.token(expired_access_token(env, access))
+    expired = found.token(expired_copy(env.app.state.container.codec, access))
     renewed = await env.client.get(ME, headers={**bearer(expired), "x-refresh": refresh})
     assert renewed.status_code == 200, renewed.text
     found.token(renewed.headers["x-access-token"])

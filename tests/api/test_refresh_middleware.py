@@ -7,7 +7,7 @@ that was rotated behind the scenes is detected as soon as it is replayed.
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ from tests.api.helpers import (
     LoggedIn,
     assert_problem,
     bearer,
+    expired_copy,
     login,
     register_and_login,
 )
@@ -54,16 +55,7 @@ def claims_of(token: str) -> dict[str, Any]:
 
 def expired_access_token(app: FastAPI, session: LoggedIn) -> str:
     """A genuine access token of the session, signed by the app, that expired a minute ago."""
-    claims = claims_of(session.access_token)
-    token: str = app.state.container.codec.encode_access(
-        subject=claims["sub"],
-        session_id=claims["sid"],
-        role=claims["role"],
-        permissions=claims["perms"],
-        now=datetime.now(UTC) - timedelta(minutes=2),
-        ttl_seconds=30,
-    )
-    return token
+    return expired_copy(app.state.container.codec, session.access_token)
 
 
 def auto_refresh_headers(access_token: str, refresh_token: str) -> dict[str, str]:
