@@ -11,7 +11,7 @@ import bcrypt
 import pytest
 from pwdlib import PasswordHash
 
-from app.utils.password_hasher import PwdlibPasswordHasher
+from app.utils.password_hasher import PwdlibPasswordHasher, default_hash_concurrency
 
 ARGON2_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
 PASSWORD = "correct horse battery staple"
@@ -216,3 +216,37 @@ async def test_event_loop_keeps_running_while_a_hash_is_computed(
 
     assert observed == [True]
     assert hashed.startswith(ARGON2_PREFIX)
+
+
+async def test_no_more_hashes_run_at_once_than_the_concurrency_allows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lock = threading.Lock()
+    running, peak = 0, 0
+
+    def enter(_: tuple[Any, ...]) -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)  # long enough for the others to start if they could
+        with lock:
+            running -= 1
+
+    spy(monkeypatch, "hash", enter)
+    bounded = PwdlibPasswordHasher(max_workers=2, memory_kib=1024, time_cost=1)
+    try:
+        hashes = await asyncio.gather(*(bounded.hash(f"{PASSWORD} {n}") for n in range(6)))
+    finally:
+        bounded.close()
+
+    assert len(set(hashes)) == 6
+    assert peak == 2
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(None, 1), (1, 1), (2, 1), (8, 7)])
+def test_the_default_concurrency_leaves_one_core_to_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, threads: int
+) -> None:
+    monkeypatch.setattr("app.utils.password_hasher.os.cpu_count", lambda: cores)
+    assert default_hash_concurrency() == threads
