@@ -1,16 +1,15 @@
 """DTOs of the audit log."""
 
-from datetime import datetime
-
 from pydantic import BaseModel
 
 from app.models.audit import AuditEvent, AuditEventType
+from app.schemas.base import Timestamp
 
 
 class AuditEventRead(BaseModel):
     id: str
     event: AuditEventType
-    occurred_at: datetime
+    occurred_at: Timestamp
     actor_id: str | None
     subject_id: str | None
     subject_email: str | None

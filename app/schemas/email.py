@@ -1,12 +1,11 @@
 """DTOs of the email-driven endpoints and the admin outbox view."""
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.models.email import EmailKind, OutboxMessage, OutboxStatus
-from app.schemas.base import Email, InputModel, Password
+from app.schemas.base import Email, InputModel, Password, Timestamp
 
 Code = Annotated[
     str,
@@ -48,10 +47,10 @@ class OutboxEntryRead(BaseModel):
     status: OutboxStatus
     attempts: int
     last_error: str | None
-    next_attempt_at: datetime
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
+    next_attempt_at: Timestamp
+    created_at: Timestamp
+    updated_at: Timestamp
+    sent_at: Timestamp | None
 
     @classmethod
     def from_message(cls, message: OutboxMessage) -> "OutboxEntryRead":

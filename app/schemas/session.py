@@ -1,17 +1,16 @@
 """Session DTOs."""
 
-from datetime import datetime
-
 from pydantic import BaseModel
 
 from app.models.session import Session
+from app.schemas.base import Timestamp
 
 
 class SessionRead(BaseModel):
     id: str
-    created_at: datetime
-    last_used_at: datetime
-    expires_at: datetime
+    created_at: Timestamp
+    last_used_at: Timestamp
+    expires_at: Timestamp
     user_agent: str | None
     ip_address: str | None
     current: bool

@@ -1,12 +1,10 @@
 """User DTOs: separate create, update and read models."""
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models.role import Role
 from app.models.user import User
-from app.schemas.base import Email, FullName, InputModel, Password
+from app.schemas.base import Email, FullName, InputModel, Password, Timestamp
 
 
 class UserRead(BaseModel):
@@ -19,8 +17,8 @@ class UserRead(BaseModel):
     permissions: list[str]
     is_active: bool
     is_verified: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
     def from_user(cls, user: User) -> "UserRead":
@@ -93,8 +91,8 @@ class UserReadV2(BaseModel):
     display_name: str | None
     status: UserStatusV2
     access: UserAccessV2
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     links: dict[str, str]
 
     @classmethod
