@@ -60,7 +60,8 @@ class ClientIpMiddleware:
     def client_ip(self, scope: Scope) -> str | None:
         client = scope.get("client")
         peer: str | None = str(client[0]) if client else None
-        if peer is None or not self._is_trusted(peer):
+        # Without trusted proxies (the default) there is nothing to parse.
+        if peer is None or not self.trusted or not self._is_trusted(peer):
             return peer
         forwarded = [
             value.decode("latin-1")
