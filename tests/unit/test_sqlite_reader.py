@@ -4,18 +4,34 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Engine, MetaData, String, Table, bindparam, event, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.exc import OperationalError
 
 from app.db.sqlite_reader import SqliteReader
+from app.repositories.sql.tables import UtcDateTime
 
 metadata = MetaData()
 things = Table("things", metadata, Column("id", String, primary_key=True), Column("name", String))
 BY_ID = select(things).where(things.c.id == bindparam("id"))
 LOCK_HELD_SECONDS = 0.3
+PLUS_TWO = timezone(timedelta(hours=2))
 
 
 @pytest.fixture
@@ -103,3 +119,54 @@ async def test_errors_other_than_busy_are_raised(reader: SqliteReader) -> None:
     missing = Table("missing", MetaData(), Column("id", String, primary_key=True))
     with pytest.raises(OperationalError, match="no such table"):
         await reader.first(select(missing))
+
+
+async def test_rows_come_out_exactly_as_the_engine_returns_them(
+    database: Path, reader: SqliteReader
+) -> None:
+    typed = Table(
+        "typed",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("at", UtcDateTime()),
+        Column("flag", Boolean),
+        Column("tags", JSON),
+        Column("note", String),
+    )
+    first = datetime(2026, 11, 26, 8, 54, 31, 176_000, tzinfo=UTC)
+    engine = create_engine(f"sqlite:///{database}")
+    typed.create(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            typed.insert(),
+            [
+                {"id": 1, "at": first, "flag": True, "tags": ["a", "b"], "note": None},
+                {"id": 2, "at": first + timedelta(days=1), "flag": False, "tags": [], "note": "x"},
+            ],
+        )
+    by_id = select(typed).where(typed.c.id == bindparam("id"))
+    # A datetime parameter needs the engine's conversion on the way in as well.
+    labelled = select(typed.c.id, typed.c.at.label("when"), typed.c.flag).where(
+        typed.c.at > bindparam("after")
+    )
+    cases = [
+        (by_id, {"id": 1}),
+        (by_id, {"id": 2}),
+        (labelled, {"after": first}),
+        # Stored as UTC text: a parameter in another zone must be converted to match.
+        (labelled, {"after": (first - timedelta(seconds=1)).astimezone(PLUS_TWO)}),
+    ]
+    for statement, parameters in cases:
+        with engine.connect() as conn:
+            expected = conn.execute(statement, parameters).mappings().first()
+        assert expected is not None
+        assert await reader.first(statement, parameters) == dict(expected)
+    engine.dispose()
+
+
+async def test_a_failed_read_names_no_parameter(reader: SqliteReader) -> None:
+    missing = Table("missing", MetaData(), Column("email", String, primary_key=True))
+    statement = select(missing).where(missing.c.email == bindparam("email"))
+    with pytest.raises(OperationalError) as raised:
+        await reader.first(statement, {"email": "someone@example.com"})
+    assert "someone@example.com" not in str(raised.value)

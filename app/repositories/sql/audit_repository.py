@@ -1,10 +1,10 @@
 """The audit log in SQL."""
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import insert, or_, select
-from sqlalchemy.engine import RowMapping
 
 from app.interfaces.repositories.audit_repository import AuditRepository
 from app.models.audit import AuditEvent, AuditEventType
@@ -52,7 +52,7 @@ class SqlAuditRepository(SqlRepository, AuditRepository):
         return row
 
     @staticmethod
-    def _to_event(row: RowMapping) -> AuditEvent:
+    def _to_event(row: Mapping[Any, Any]) -> AuditEvent:
         values = {name: row[name] for name in AuditEvent.__dataclass_fields__}
         values["event"] = AuditEventType(values["event"])
         values["details"] = dict(values["details"] or {})

@@ -1,20 +1,18 @@
 """What every SQL repository shares: the engine provider and the ambient transaction."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.expression import Executable
 
 from app.db.sqlite_reader import SqliteReader
 from app.interfaces.unit_of_work import UnitOfWork
@@ -76,15 +74,22 @@ class SqlRepository:
             yield conn
 
     async def _first(
-        self, statement: Executable, parameters: dict[str, Any] | None = None
-    ) -> RowMapping | None:
-        """The first row of a read: in one thread trip on SQLite, unless in a unit of work."""
+        self, statement: Select[Any], parameters: dict[str, Any]
+    ) -> Mapping[Any, Any] | None:
+        """The first row of a lookup by key, on SQLite's fast reader unless in a unit of work.
+
+        ``statement`` is built once, at import, with ``bindparam`` placeholders that
+        ``parameters`` fill: the SQLite reader compiles each statement once per process.
+        """
         reader = self._reader() if _current_connection.get() is None else None
         if reader is not None:
             async with unavailable_as_domain_error():
                 return await reader.first(statement, parameters)
         async with self._read() as conn:
-            return (await conn.execute(statement, parameters)).mappings().first()
+            row: Mapping[Any, Any] | None = (
+                (await conn.execute(statement, parameters)).mappings().first()
+            )
+            return row
 
 
 class SqlUnitOfWork(UnitOfWork):

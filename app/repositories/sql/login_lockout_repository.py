@@ -1,21 +1,24 @@
 """Login lockout counters in SQL."""
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, delete, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import bindparam, case, delete, select, update
 
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.models.login_lockout import LoginLockout
 from app.repositories.sql.base import SqlRepository, dialect_insert
 from app.repositories.sql.tables import login_lockouts
 
+_BY_KEY = select(login_lockouts).where(login_lockouts.c.key == bindparam("key"))
+
 
 class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
     """An upsert counts the failure; a conditional update applies the lock."""
 
     async def get(self, key: str) -> LoginLockout | None:
-        row = await self._first(select(login_lockouts).where(login_lockouts.c.key == key))
+        row = await self._first(_BY_KEY, {"key": key})
         return self._to_lockout(row) if row is not None else None
 
     async def record_failure(
@@ -75,7 +78,7 @@ class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
             await conn.execute(delete(login_lockouts).where(login_lockouts.c.key == key))
 
     @staticmethod
-    def _to_lockout(row: RowMapping) -> LoginLockout:
+    def _to_lockout(row: Mapping[Any, Any]) -> LoginLockout:
         return LoginLockout(
             key=row["key"],
             failures=row["failures"],

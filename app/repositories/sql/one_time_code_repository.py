@@ -1,10 +1,11 @@
 """One-time codes and cool-downs in SQL."""
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import bindparam, delete, select, update
 
 from app.interfaces.repositories.one_time_code_repository import (
     CooldownRepository,
@@ -13,6 +14,11 @@ from app.interfaces.repositories.one_time_code_repository import (
 from app.models.one_time_code import CodePurpose, OneTimeCode
 from app.repositories.sql.base import SqlRepository, dialect_insert
 from app.repositories.sql.tables import cooldowns, one_time_codes
+
+_BY_USER_AND_PURPOSE = select(one_time_codes).where(
+    one_time_codes.c.user_id == bindparam("user_id"),
+    one_time_codes.c.purpose == bindparam("purpose"),
+)
 
 
 class SqlOneTimeCodeRepository(SqlRepository, OneTimeCodeRepository):
@@ -30,10 +36,9 @@ class SqlOneTimeCodeRepository(SqlRepository, OneTimeCodeRepository):
             )
 
     async def get(self, user_id: str, purpose: CodePurpose) -> OneTimeCode | None:
-        query = select(one_time_codes).where(
-            one_time_codes.c.user_id == user_id, one_time_codes.c.purpose == purpose.value
+        row = await self._first(
+            _BY_USER_AND_PURPOSE, {"user_id": user_id, "purpose": purpose.value}
         )
-        row = await self._first(query)
         return self._to_code(row) if row is not None else None
 
     async def record_failure(self, code_id: str) -> int:
@@ -67,7 +72,7 @@ class SqlOneTimeCodeRepository(SqlRepository, OneTimeCodeRepository):
             )
 
     @staticmethod
-    def _to_code(row: RowMapping) -> OneTimeCode:
+    def _to_code(row: Mapping[Any, Any]) -> OneTimeCode:
         return OneTimeCode(
             id=row["id"],
             user_id=row["user_id"],

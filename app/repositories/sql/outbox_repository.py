@@ -1,12 +1,11 @@
 """The email outbox in SQL."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 
 from app.interfaces.repositories.outbox_repository import OutboxRepository
 from app.models.email import EmailKind, OutboxMessage, OutboxStatus
@@ -15,6 +14,7 @@ from app.repositories.sql.tables import outbox_messages as outbox
 
 MAX_ERROR_LENGTH = 1000
 CLAIM_ATTEMPTS = 5
+_BY_ID = select(outbox).where(outbox.c.id == bindparam("message_id"))
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -120,7 +120,7 @@ class SqlOutboxRepository(SqlRepository, OutboxRepository):
         return result.rowcount
 
     async def get(self, message_id: str) -> OutboxMessage | None:
-        row = await self._first(select(outbox).where(outbox.c.id == message_id))
+        row = await self._first(_BY_ID, {"message_id": message_id})
         return self._to_message(row) if row is not None else None
 
     async def list_messages(
@@ -167,7 +167,7 @@ class SqlOutboxRepository(SqlRepository, OutboxRepository):
         return row
 
     @staticmethod
-    def _to_message(row: RowMapping) -> OutboxMessage:
+    def _to_message(row: Mapping[Any, Any]) -> OutboxMessage:
         values = {name: row[name] for name in OutboxMessage.__dataclass_fields__}
         values["kind"] = EmailKind(values["kind"])
         values["status"] = OutboxStatus(values["status"])

@@ -1,10 +1,11 @@
 """Sessions in SQL."""
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import RowMapping
 
 from app.interfaces.repositories.session_repository import SessionRepository
 from app.models.session import Session
@@ -21,6 +22,8 @@ _SESSION_WITH_USER = (
     .where(sessions.c.id == bindparam("session_id"))
 )
 
+_BY_ID = select(sessions).where(sessions.c.id == bindparam("session_id"))
+
 
 class SqlSessionRepository(SqlRepository, SessionRepository):
     """``SessionRepository`` on SQLAlchemy Core; rotation is one conditional UPDATE."""
@@ -31,7 +34,7 @@ class SqlSessionRepository(SqlRepository, SessionRepository):
         return session
 
     async def get(self, session_id: str) -> Session | None:
-        row = await self._first(select(sessions).where(sessions.c.id == session_id))
+        row = await self._first(_BY_ID, {"session_id": session_id})
         return self._to_session(row) if row is not None else None
 
     async def get_with_user(self, session_id: str) -> tuple[Session, User | None] | None:
@@ -115,5 +118,5 @@ class SqlSessionRepository(SqlRepository, SessionRepository):
         return result.rowcount
 
     @staticmethod
-    def _to_session(row: RowMapping) -> Session:
+    def _to_session(row: Mapping[Any, Any]) -> Session:
         return Session(**{name: row[name] for name in Session.__dataclass_fields__})

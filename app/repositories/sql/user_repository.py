@@ -5,8 +5,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, true, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from app.interfaces.repositories.user_repository import UserFilter, UserPage, UserRepository
@@ -16,6 +15,9 @@ from app.models.user import User
 from app.repositories.sql.base import SqlRepository, dialect_insert, savepoint
 from app.repositories.sql.tables import users
 from app.repositories.user_mapping import user_from_record
+
+_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_BY_EMAIL = select(users).where(users.c.email == bindparam("email"))
 
 
 def _escape_like(text: str) -> str:
@@ -36,10 +38,10 @@ class SqlUserRepository(SqlRepository, UserRepository):
         return user
 
     async def get_by_id(self, user_id: str) -> User | None:
-        return await self._one(select(users).where(users.c.id == user_id))
+        return await self._one(_BY_ID, user_id=user_id)
 
     async def get_by_email(self, email: str) -> User | None:
-        return await self._one(select(users).where(users.c.email == email))
+        return await self._one(_BY_EMAIL, email=email)
 
     async def update(self, user_id: str, changes: dict[str, Any], now: datetime) -> User | None:
         values = self._to_row_values({**changes, "updated_at": now})
@@ -84,8 +86,8 @@ class SqlUserRepository(SqlRepository, UserRepository):
         async with self._read() as conn:
             return (await conn.execute(select(func.count()).select_from(users))).scalar_one()
 
-    async def _one(self, query: Select[Any]) -> User | None:
-        row = await self._first(query)
+    async def _one(self, query: Select[Any], **parameters: str) -> User | None:
+        row = await self._first(query, parameters)
         return self._to_user(row) if row is not None else None
 
     @staticmethod
@@ -120,7 +122,7 @@ class SqlUserRepository(SqlRepository, UserRepository):
         )
 
     @staticmethod
-    def _to_row_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    def _to_row_values(values: Mapping[Any, Any]) -> dict[str, Any]:
         row = dict(values)
         if "role" in row:
             row["role"] = Role(row["role"]).value
@@ -129,5 +131,5 @@ class SqlUserRepository(SqlRepository, UserRepository):
         return row
 
     @staticmethod
-    def _to_user(row: RowMapping) -> User:
+    def _to_user(row: Mapping[Any, Any]) -> User:
         return user_from_record(row, row["id"])
