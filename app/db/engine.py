@@ -7,6 +7,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.db.postgres_reader import PostgresReader
+from app.db.row_reader import RowReader
 from app.db.sqlite_reader import SqliteReader, configure_sqlite
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -23,7 +25,7 @@ class Database:
 
     _engine: ClassVar[AsyncEngine | None] = None
     _url: ClassVar[str | None] = None
-    _reader: ClassVar[SqliteReader | None] = None
+    _reader: ClassVar[RowReader | None] = None
 
     @classmethod
     def connect(cls, url: str) -> AsyncEngine:
@@ -45,6 +47,8 @@ class Database:
                     reader.dispose()
 
                 event.listen(cls._engine.sync_engine, "engine_disposed", dispose_reader)
+        elif cls._engine.dialect.name == "postgresql":
+            cls._reader = PostgresReader(url)
         return cls._engine
 
     @classmethod
@@ -54,8 +58,8 @@ class Database:
         return cls._engine
 
     @classmethod
-    def reader(cls) -> SqliteReader | None:
-        """The one-trip reader of a SQLite file; None for other databases."""
+    def reader(cls) -> RowReader | None:
+        """The fast path for single-row reads; None where the engine serves them."""
         return cls._reader
 
     @classmethod
@@ -65,7 +69,7 @@ class Database:
         if engine is not None:
             await engine.dispose()
         if reader is not None:
-            reader.close()
+            await reader.close()
 
     @staticmethod
     def _engine_options(url: str) -> dict[str, Any]:

@@ -83,7 +83,7 @@ class SqliteReader:
         self._engine.dispose()
         self._inline_engine.dispose()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.dispose()
 

@@ -3,7 +3,7 @@
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -47,10 +47,10 @@ def database(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def reader(database: Path) -> Iterator[SqliteReader]:
+async def reader(database: Path) -> AsyncIterator[SqliteReader]:
     reader = SqliteReader(f"sqlite+aiosqlite:///{database}", busy_timeout_seconds=5)
     yield reader
-    reader.close()
+    await reader.close()
 
 
 async def test_a_read_sees_what_another_connection_committed_last(

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.db.sqlite_reader import SqliteReader
+from app.db.row_reader import RowReader
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.errors import StorageUnavailableError
 
@@ -48,7 +48,7 @@ class SqlRepository:
     def __init__(
         self,
         engine: Callable[[], AsyncEngine],
-        reader: Callable[[], SqliteReader | None] = lambda: None,
+        reader: Callable[[], RowReader | None] = lambda: None,
     ) -> None:
         # Providers, not objects: the engine is opened in the app's lifespan.
         self._engine = engine
@@ -76,7 +76,7 @@ class SqlRepository:
     async def _first(
         self, statement: Select[Any], parameters: dict[str, Any]
     ) -> Mapping[Any, Any] | None:
-        """The first row of a lookup by key, on SQLite's fast reader unless in a unit of work.
+        """The first row of a lookup by key, on the database's fast reader unless in a unit of work.
 
         ``statement`` is built once, at import, with ``bindparam`` placeholders that
         ``parameters`` fill: the SQLite reader compiles each statement once per process.
