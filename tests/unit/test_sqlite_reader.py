@@ -170,3 +170,37 @@ async def test_a_failed_read_names_no_parameter(reader: SqliteReader) -> None:
     with pytest.raises(OperationalError) as raised:
         await reader.first(statement, {"email": "someone@example.com"})
     assert "someone@example.com" not in str(raised.value)
+
+
+async def test_until_someone_commits_a_lookup_is_answered_without_running_it(
+    database: Path, reader: SqliteReader
+) -> None:
+    statements: list[str] = []
+
+    def trace(connection: sqlite3.Connection, _record: object) -> None:
+        connection.set_trace_callback(statements.append)
+
+    event.listen(Engine, "connect", trace)
+    try:
+        first = await reader.first(BY_ID, {"id": "a"})
+        statements.clear()
+        again = await reader.first(BY_ID, {"id": "a"})
+        unchanged = list(statements)
+        with sqlite3.connect(database) as writer:
+            writer.execute("UPDATE things SET name = 'second' WHERE id = 'a'")
+        statements.clear()
+        after_commit = await reader.first(BY_ID, {"id": "a"})
+    finally:
+        event.remove(Engine, "connect", trace)
+
+    assert again == first
+    assert unchanged == ["PRAGMA data_version"]
+    assert after_commit == {"id": "a", "name": "second"}
+    assert any(statement.startswith("SELECT") for statement in statements)
+
+
+async def test_a_caller_cannot_change_what_the_next_caller_reads(reader: SqliteReader) -> None:
+    row = await reader.first(BY_ID, {"id": "a"})
+    assert row is not None
+    row["name"] = "changed by a caller"
+    assert await reader.first(BY_ID, {"id": "a"}) == {"id": "a", "name": "first"}
