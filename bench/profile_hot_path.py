@@ -63,8 +63,8 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "profile"
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("JWT verify (PyJWT, RS256)", ("jwt/", "jwt_codec", "cryptography/")),
     (
-        "database: session + user SELECTs (SQLAlchemy Core, pool, aiosqlite/asyncpg)",
-        ("sqlalchemy/", "aiosqlite/", "asyncpg/", "app/repositories/", "greenlet"),
+        "database: the caller's lookup (reader, pool, driver, mapping)",
+        ("sqlalchemy/", "aiosqlite/", "asyncpg/", "app/db/", "app/repositories/", "greenlet"),
     ),
     (
         "response: model, validation, JSON",
@@ -80,7 +80,7 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("FastAPI dependency resolution", ("fastapi/dependencies/", "fastapi/security/")),
     ("routing (path matching)", (".matches ", "._match ", "url_path_for")),
-    ("app middlewares (request id, body limit, token refresh)", ("app/middlewares/",)),
+    ("app middlewares (request id, logs, headers, body size, client IP)", ("app/middlewares/",)),
     ("uvicorn + httptools protocol", ("uvicorn/protocols/", "httptools")),
     ("FastAPI/Starlette request cycle", ("fastapi/", "starlette/")),
 ]
