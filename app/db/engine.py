@@ -33,7 +33,9 @@ class Database:
             if cls._url != url:
                 raise RuntimeError("a database engine for another URL is already open")
             return cls._engine
-        cls._engine = create_async_engine(url, **cls._engine_options(url))
+        # Statements carry emails, password hashes and lookup keys: an error that
+        # reaches a log must not quote them.
+        cls._engine = create_async_engine(url, hide_parameters=True, **cls._engine_options(url))
         cls._url = url
         if cls._engine.dialect.name == "sqlite":
             event.listen(cls._engine.sync_engine, "connect", configure_sqlite)

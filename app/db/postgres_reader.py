@@ -40,6 +40,8 @@ class PostgresReader:
             pool_size=connections,
             max_overflow=0,
             pool_reset_on_return=None,
+            # Lookups are by email among others: keep values out of error messages.
+            hide_parameters=True,
         )
         self._turns = asyncio.Semaphore(connections)
 

@@ -85,7 +85,11 @@ async def test_more_readers_than_connections_all_get_their_turn(
     assert len(await _reader_backends(direct)) == CONNECTIONS
 
 
-async def test_errors_that_are_not_a_lost_connection_are_raised(reader: PostgresReader) -> None:
-    missing = Table("missing", MetaData(), Column("id", String, primary_key=True))
-    with pytest.raises(ProgrammingError, match="does not exist"):
-        await reader.first(select(missing))
+async def test_errors_that_are_not_a_lost_connection_are_raised_without_parameters(
+    reader: PostgresReader,
+) -> None:
+    missing = Table("missing", MetaData(), Column("email", String, primary_key=True))
+    statement = select(missing).where(missing.c.email == bindparam("email"))
+    with pytest.raises(ProgrammingError, match="does not exist") as raised:
+        await reader.first(statement, {"email": "someone@example.com"})
+    assert "someone@example.com" not in str(raised.value)

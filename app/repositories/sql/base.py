@@ -29,8 +29,9 @@ _current_connection: ContextVar[AsyncConnection | None] = ContextVar(
 async def unavailable_as_domain_error() -> AsyncIterator[None]:
     """A database that cannot be reached becomes the domain's 503, never a stack trace.
 
-    The pool pings connections before use, so once the database is back the next
-    request gets a fresh connection: the app recovers by itself.
+    The engine's pool pings connections before use, and the PostgreSQL reader retries
+    a read once on a fresh connection, so once the database is back the next request
+    succeeds: the app recovers by itself.
     """
     try:
         yield
