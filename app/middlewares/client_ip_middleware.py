@@ -6,9 +6,9 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.models.audit import MAX_USER_AGENT_LENGTH
 from app.models.auth import ClientInfo
 
-MAX_USER_AGENT_LENGTH = 512
 # The client of the request this task serves; pure ASGI middleware runs in the same
 # task as the endpoint, so what is set here is what the services read.
 _current_client: ContextVar[ClientInfo | None] = ContextVar("current_client", default=None)
@@ -18,7 +18,12 @@ class ContextVarRequestContext:
     """Implements ``app.interfaces.request_context.RequestContext`` for the services."""
 
     def client(self) -> ClientInfo:
-        return _current_client.get() or ClientInfo()
+        return current_client()
+
+
+def current_client() -> ClientInfo:
+    """The client of the request this task serves, as the middleware worked it out."""
+    return _current_client.get() or ClientInfo()
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -14,6 +14,7 @@ from app.interfaces.token_codec import (
     TokenInvalidError,
 )
 from app.middlewares.access_log_middleware import USER_ID_STATE_KEY
+from app.middlewares.client_ip_middleware import current_client
 from app.middlewares.token_refresh_middleware import STATE_KEY, RequestAuth
 from app.models.auth import ClientInfo, Principal
 from app.models.errors import InvalidTokenError, NotAuthenticatedError, PermissionDeniedError
@@ -23,8 +24,6 @@ LOGIN_PATH = "/api/v1/auth/login"
 
 # auto_error=False: a missing token must become our problem response, not FastAPI's.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=LOGIN_PATH, auto_error=False)
-
-MAX_USER_AGENT_LENGTH = 512
 
 
 class AuthDependencies:
@@ -79,9 +78,6 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def client_info(request: Request) -> ClientInfo:
-    user_agent = request.headers.get("user-agent")
-    return ClientInfo(
-        user_agent=user_agent[:MAX_USER_AGENT_LENGTH] if user_agent else None,
-        ip_address=client_ip(request),
-    )
+def client_info() -> ClientInfo:
+    """IP and user agent as ClientIpMiddleware recorded them (proxy-aware, bounded)."""
+    return current_client()

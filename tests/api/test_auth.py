@@ -7,6 +7,7 @@ import bcrypt
 import httpx
 from fastapi import FastAPI
 
+from app.models.audit import MAX_USER_AGENT_LENGTH
 from tests.api.helpers import V1, assert_problem, bearer, login, register
 from tests.conftest import DEFAULT_PASSWORD
 
@@ -99,6 +100,14 @@ async def test_login_records_session_client(client: httpx.AsyncClient) -> None:
     assert entry["user_agent"] == "pytest-agent/1"
     assert entry["ip_address"] == "203.0.113.7"
     assert entry["current"] is True
+
+
+async def test_login_keeps_a_bounded_user_agent(client: httpx.AsyncClient) -> None:
+    await register(client, "grace@example.com")
+    agent = "A" * (MAX_USER_AGENT_LENGTH * 4)
+    session = await login(client, "grace@example.com", headers={"User-Agent": agent})
+    [entry] = (await client.get(f"{V1}/users/me/sessions", headers=session.headers)).json()
+    assert entry["user_agent"] == agent[:MAX_USER_AGENT_LENGTH]
 
 
 async def test_login_upgrades_a_bcrypt_hash_to_argon2id(
