@@ -12,9 +12,14 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from app.main import create_app
 from app.middlewares.body_size_limit_middleware import DEFAULT_MAX_BODY_BYTES
+from app.middlewares.security_headers_middleware import SecurityHeadersMiddleware
 from tests.api.helpers import (
     PROBLEM_JSON,
     V1,
@@ -131,6 +136,15 @@ def page_resources(html: str) -> PageResources:
     return parser.found
 
 
+SECURITY_HEADER_NAMES = (
+    "x-content-type-options",
+    "referrer-policy",
+    "x-frame-options",
+    "cross-origin-opener-policy",
+    "content-security-policy",
+)
+
+
 def assert_security_headers(response: httpx.Response) -> CSP:
     headers = response.headers
     assert headers.get("x-content-type-options") == "nosniff", dict(headers)
@@ -139,6 +153,8 @@ def assert_security_headers(response: httpx.Response) -> CSP:
     assert "content-security-policy" in headers, dict(headers)
     policy = parse_csp(headers["content-security-policy"])
     assert policy.get("frame-ancestors") == ["'none'"], "no page of this app may be framed"
+    for name in SECURITY_HEADER_NAMES:
+        assert len(headers.get_list(name)) == 1, (name, headers.get_list(name))
     return policy
 
 
@@ -149,6 +165,7 @@ def assert_strict_api_headers(response: httpx.Response) -> None:
         assert "'unsafe-inline'" not in sources, directive
         assert "'unsafe-eval'" not in sources, directive
     assert "no-store" in response.headers.get("cache-control", ""), dict(response.headers)
+    assert len(response.headers.get_list("cache-control")) == 1, dict(response.headers)
 
 
 # --- every response carries the headers --------------------------------------------------
@@ -395,3 +412,24 @@ async def test_the_invalid_host_problem_has_the_security_headers(hosts_app: Fast
 async def test_without_trusted_hosts_any_host_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/health", headers={"Host": "whatever.invalid"})
     assert response.status_code == 200
+
+
+# --- HSTS ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("scheme", "expected"), [("https", 1), ("http", 0)])
+async def test_hsts_is_sent_over_https_only_and_once(scheme: str, expected: int) -> None:
+    async def endpoint(_request: Request) -> Response:
+        # An app that set the header itself does not get a second one.
+        return Response("ok", headers={"Strict-Transport-Security": "max-age=1"})
+
+    app = SecurityHeadersMiddleware(Starlette(routes=[Route("/api/x", endpoint)]), hsts=True)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"{scheme}://testserver") as client:
+        response = await client.get("/api/x")
+    values = response.headers.get_list("strict-transport-security")
+    if expected:
+        assert values == ["max-age=31536000; includeSubDomains"]
+    else:
+        assert values == ["max-age=1"]
+    assert_strict_api_headers(response)
