@@ -159,7 +159,7 @@ def evaluate(results: dict[str, Any]) -> list[Row]:
         )
     for name, data in results["backends"].items():
         if "s1" in data:
-            rows.extend(_s1_rows(name, data["s1"], bare))
+            rows.extend(_s1_rows(name, data["s1"], data.get("bare_s1") or bare))
         if "s2" in data:
             rows.extend(_s2_rows(name, data["s2"], hashing))
         if "s3" in data:
@@ -229,6 +229,8 @@ def _panel_throughput(ax: Any, bare: dict[str, Any], backends: dict[str, Any]) -
     title = "1. GET /api/v1/users/me throughput"
     series = [("bare", bare)] if bare else []
     series += [(name, data["s1"]) for name, data in backends.items() if "s1" in data]
+    # Each backend's ratio against the bare-app run made right before it, if any.
+    ceilings = {name: data.get("bare_s1") or bare for name, data in backends.items()}
     if not series:
         _not_run(ax, title)
         return
@@ -241,8 +243,9 @@ def _panel_throughput(ax: Any, bare: dict[str, Any], backends: dict[str, Any]) -
         values = [data[k]["rps"] if k in data else 0 for k in levels]
         bars = ax.bar(xs, values, width, label=name)
         for bar, level in zip(bars, levels, strict=True):
-            if name != "bare" and bare.get(level):
-                ratio = bar.get_height() / bare[level]["rps"]
+            ceiling = ceilings.get(name) or {}
+            if name != "bare" and ceiling.get(level):
+                ratio = bar.get_height() / ceiling[level]["rps"]
                 ax.annotate(
                     f"{ratio:.0%}",
                     (bar.get_x() + bar.get_width() / 2, bar.get_height()),

@@ -237,6 +237,11 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         )
     for backend in backends:
         data: dict[str, Any] = {}
+        if 1 in scenarios:
+            # The VM's speed drifts within minutes: each backend's ratio is taken
+            # against a bare-app measurement made right before it.
+            _say(f"{backend.name}: bare app again, right before scenario 1")
+            data["bare_s1"] = run_bare(gen, cfg)
         if scenarios & {1, 2, 4}:
             _say(f"{backend.name}: scenarios {sorted(scenarios & {1, 2, 4})} on one app process")
             data.update(run_main_process(gen, backend, cfg, scenarios))
