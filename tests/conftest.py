@@ -1,6 +1,7 @@
 """Shared fixtures: settings on a fresh SQLite file, the app with its lifespan, a client."""
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
-from app.utils.keys import generate_private_key, private_pem, public_pem
+from app.utils.keys import KeyRing, generate_private_key, private_pem, public_pem
 from tests.smtp_server import smtp_server  # noqa: F401 - a fixture for every test package
 
 SUPERUSER_EMAIL = "root@example.com"
@@ -25,6 +26,23 @@ class KeyPems:
     access_public: str
     refresh_private: str
     refresh_public: str
+
+    def ring(
+        self,
+        data_dir: Path,
+        access_previous: tuple[str, ...] = (),
+        refresh_previous: tuple[str, ...] = (),
+    ) -> KeyRing:
+        """A key ring configured with these keys, not loaded yet."""
+        return KeyRing(
+            access_private=self.access_private,
+            access_public=self.access_public,
+            refresh_private=self.refresh_private,
+            refresh_public=self.refresh_public,
+            data_dir=data_dir,
+            access_previous=access_previous,
+            refresh_previous=refresh_previous,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -90,10 +108,26 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
+TEST_CLIENT_ADDRESS = ("203.0.113.7", 50000)
+
+
+def client_of(app: FastAPI) -> httpx.AsyncClient:
+    """An HTTP client that talks to ``app`` in-process, from a documentation address."""
+    transport = httpx.ASGITransport(app=app, client=TEST_CLIENT_ADDRESS)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app built from ``settings``, started, and a client of it; stopped on exit."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application), client_of(application) as http:
+        yield application, http
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with client_of(app) as http:
         yield http
 
 

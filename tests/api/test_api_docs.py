@@ -38,7 +38,6 @@ import pytest
 
 from app.config import Settings
 from app.utils.jwt_codec import JwtTokenCodec
-from app.utils.keys import KeyRing
 from tests.api.email_helpers import extract_code
 from tests.api.helpers import expired_copy
 from tests.conftest import KeyPems
@@ -434,13 +433,7 @@ def bash() -> str:
 
 def codec_for(key_pems: KeyPems, data_dir: Path) -> JwtTokenCodec:
     """A codec with the server's keys, issuer and audience: it signs what the server signs."""
-    keys = KeyRing(
-        access_private=key_pems.access_private,
-        access_public=key_pems.access_public,
-        refresh_private=key_pems.refresh_private,
-        refresh_public=key_pems.refresh_public,
-        data_dir=data_dir,
-    )
+    keys = key_pems.ring(data_dir)
     keys.load()
     fields = Settings.model_fields
     return JwtTokenCodec(keys, fields["jwt_issuer"].default, fields["jwt_audience"].default)

@@ -9,10 +9,9 @@ from sqlalchemy.engine import make_url
 
 from app.db import Database
 from app.db.mongo import MongoConnection
-from app.main import create_app
 from tests.api.helpers import V1, assert_problem, register_and_login
 from tests.backends import empty_postgres_database
-from tests.conftest import SettingsFactory
+from tests.conftest import SettingsFactory, running
 from tests.fakes.async_mongomock import AsyncMongomockClient
 from tests.tcp_proxy import TcpProxy
 
@@ -49,11 +48,8 @@ async def _exercise_outage(client: httpx.AsyncClient, set_down: Switch) -> None:
 
 
 async def _client_for(url: str, make_settings: SettingsFactory) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(make_settings(database_url=url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with running(make_settings(database_url=url)) as (_app, client):
+        yield client
 
 
 # These build their own store; running them once (on the sqlite parameter) is enough.

@@ -1,7 +1,5 @@
 """Prometheus metrics: off by default; on, requests by route template, logins, the outbox."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -11,13 +9,12 @@ from fastapi.routing import iter_route_contexts
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from app.config import Settings
 from app.main import create_app
 from app.middlewares.metrics_middleware import MetricsMiddleware
 from app.models.email import OutboxStatus
 from app.utils.metrics import UNMATCHED_ROUTE
 from tests.api.helpers import V1, login, login_superuser, register
-from tests.conftest import SettingsFactory
+from tests.conftest import SettingsFactory, running
 
 USER_BY_ID = f"{V1}/users/{{user_id}}"
 
@@ -26,15 +23,6 @@ USER_BY_ID = f"{V1}/users/{{user_id}}"
 def database_url(tmp_path: Path) -> str:
     """The metrics do not depend on the store: SQLite only."""
     return f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield application, http
 
 
 async def scrape(client: httpx.AsyncClient) -> list[Sample]:

@@ -10,7 +10,6 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from app.main import create_app
 from tests.api.helpers import (
     V1,
     LoggedIn,
@@ -20,7 +19,7 @@ from tests.api.helpers import (
     login_superuser,
     register_and_login,
 )
-from tests.conftest import KeyPems, SettingsFactory
+from tests.conftest import KeyPems, SettingsFactory, running
 
 REFRESH = f"{V1}/auth/refresh"
 ME = f"{V1}/users/me"
@@ -58,11 +57,8 @@ async def session_ids(client: httpx.AsyncClient, access_token: str) -> list[str]
 @pytest.fixture
 async def strict_client(make_settings: SettingsFactory) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app without a reuse grace window: any replay is a theft."""
-    application = create_app(make_settings(refresh_reuse_grace_seconds=0))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with running(make_settings(refresh_reuse_grace_seconds=0)) as (_app, http):
+        yield http
 
 
 @pytest.fixture

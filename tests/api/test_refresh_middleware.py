@@ -5,8 +5,6 @@ that was rotated behind the scenes is detected as soon as it is replayed.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +14,6 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.main import create_app
 from tests.api.helpers import (
     V1,
     LoggedIn,
@@ -26,7 +23,7 @@ from tests.api.helpers import (
     login,
     register_and_login,
 )
-from tests.conftest import SettingsFactory
+from tests.conftest import SettingsFactory, running
 
 ME = f"{V1}/users/me"
 REFRESH = f"{V1}/auth/refresh"
@@ -37,15 +34,6 @@ ORIGIN = "http://localhost:3000"
 def settings(make_settings: SettingsFactory) -> Settings:
     """Overrides the shared fixture: every replay is a replay, no grace window."""
     return make_settings(refresh_reuse_grace_seconds=0)
-
-
-@asynccontextmanager
-async def running_client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield application, http
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -229,7 +217,7 @@ async def test_concurrent_auto_refreshes_inside_grace_are_all_served(
     make_settings: SettingsFactory,
 ) -> None:
     """A browser firing parallel requests with the same expired pair gets them all served."""
-    async with running_client(make_settings(refresh_reuse_grace_seconds=10)) as (app, client):
+    async with running(make_settings(refresh_reuse_grace_seconds=10)) as (app, client):
         alice = await register_and_login(client, "alice@example.com")
         headers = auto_refresh_headers(expired_access_token(app, alice), alice.refresh_token)
         responses = await asyncio.gather(*(client.get(ME, headers=headers) for _ in range(3)))
@@ -245,7 +233,7 @@ async def test_concurrent_auto_refreshes_inside_grace_are_all_served(
 
 async def test_cors_exposes_the_refreshed_token_headers(make_settings: SettingsFactory) -> None:
     settings = make_settings(backend_cors_origins=[ORIGIN], refresh_reuse_grace_seconds=0)
-    async with running_client(settings) as (app, client):
+    async with running(settings) as (app, client):
         alice = await register_and_login(client, "alice@example.com")
         expired = expired_access_token(app, alice)
 

@@ -27,7 +27,7 @@ from app.models.email import EmailKind, OutboxMessage, OutboxStatus
 from app.utils.clock import SystemClock
 from app.utils.ids import new_id
 from app.utils.jwt_codec import JwtTokenCodec
-from app.utils.keys import KeyRing, generate_private_key, public_pem, thumbprint
+from app.utils.keys import generate_private_key, public_pem, thumbprint
 from tests.conftest import KeyPems, SettingsFactory
 from tests.smtp_server import free_port
 
@@ -672,13 +672,7 @@ def test_keys_rotate_with_configured_keys_prints_a_procedure_that_works(
     older_key = generate_private_key().public_key()
     older, older_kid = public_pem(older_key).decode(), thumbprint(older_key)
     env = {**configured_env, "ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS": older}
-    old_ring = KeyRing(
-        access_private=key_pems.access_private,
-        access_public=key_pems.access_public,
-        refresh_private=key_pems.refresh_private,
-        refresh_public=key_pems.refresh_public,
-        data_dir=tmp_path / "unused",
-    )
+    old_ring = key_pems.ring(tmp_path / "unused")
     old_ring.load()
     old_access, old_refresh = issue_tokens(JwtTokenCodec(old_ring, ISSUER, AUDIENCE))
     out = tmp_path / "rotated"

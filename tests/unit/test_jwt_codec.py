@@ -34,13 +34,7 @@ SESSION = "0190a4b2-0000-7000-8000-000000000002"
 @pytest.fixture(scope="module")
 def keys(key_pems: KeyPems, tmp_path_factory: pytest.TempPathFactory) -> KeyRing:
     """Loading RSA keys is slow; the loaded ring is read-only, so one serves the module."""
-    ring = KeyRing(
-        access_private=key_pems.access_private,
-        access_public=key_pems.access_public,
-        refresh_private=key_pems.refresh_private,
-        refresh_public=key_pems.refresh_public,
-        data_dir=tmp_path_factory.mktemp("keys"),
-    )
+    ring = key_pems.ring(tmp_path_factory.mktemp("keys"))
     ring.load()
     return ring
 

@@ -243,13 +243,7 @@ def test_load_or_create_dev_key_reads_an_existing_file(tmp_path: Path, key_pems:
 
 
 def test_key_ring_raises_before_load(tmp_path: Path, key_pems: KeyPems) -> None:
-    ring = KeyRing(
-        access_private=key_pems.access_private,
-        access_public=key_pems.access_public,
-        refresh_private=key_pems.refresh_private,
-        refresh_public=key_pems.refresh_public,
-        data_dir=tmp_path,
-    )
+    ring = key_pems.ring(tmp_path)
 
     with pytest.raises(RuntimeError, match="load"):
         _ = ring.access
@@ -258,13 +252,7 @@ def test_key_ring_raises_before_load(tmp_path: Path, key_pems: KeyPems) -> None:
 
 
 def test_key_ring_uses_the_configured_keys(tmp_path: Path, key_pems: KeyPems) -> None:
-    ring = KeyRing(
-        access_private=key_pems.access_private,
-        access_public=key_pems.access_public,
-        refresh_private=key_pems.refresh_private,
-        refresh_public=key_pems.refresh_public,
-        data_dir=tmp_path,
-    )
+    ring = key_pems.ring(tmp_path)
 
     ring.load()
 
@@ -287,23 +275,6 @@ def test_key_ring_without_configuration_generates_separate_dev_keys(tmp_path: Pa
     assert ring.access[0].kid != ring.refresh[0].kid
     assert (tmp_path / "keys" / "access_token_private.pem").is_file()
     assert (tmp_path / "keys" / "refresh_token_private.pem").is_file()
-
-
-def configured_ring(
-    key_pems: KeyPems,
-    data_dir: Path,
-    access_previous: tuple[str, ...] = (),
-    refresh_previous: tuple[str, ...] = (),
-) -> KeyRing:
-    return KeyRing(
-        access_private=key_pems.access_private,
-        access_public=key_pems.access_public,
-        refresh_private=key_pems.refresh_private,
-        refresh_public=key_pems.refresh_public,
-        data_dir=data_dir,
-        access_previous=access_previous,
-        refresh_previous=refresh_previous,
-    )
 
 
 def dev_ring(data_dir: Path, access_previous: tuple[str, ...] = ()) -> KeyRing:
@@ -374,9 +345,7 @@ def test_previous_keys_given_as_pem_and_as_a_path_are_accepted(
     refresh_retired = public_pem(generate_private_key().public_key()).decode()
     path = tmp_path / "refresh_old.pem"
     path.write_text(refresh_retired)
-    ring = configured_ring(
-        key_pems, tmp_path, access_previous=(retired_pem,), refresh_previous=(str(path),)
-    )
+    ring = key_pems.ring(tmp_path, access_previous=(retired_pem,), refresh_previous=(str(path),))
 
     ring.load()
 
@@ -395,7 +364,7 @@ def test_previous_key_as_base64_of_pem_is_accepted(
     tmp_path: Path, key_pems: KeyPems, retired_pem: str
 ) -> None:
     encoded = base64.b64encode(retired_pem.encode()).decode()
-    ring = configured_ring(key_pems, tmp_path, access_previous=(encoded,))
+    ring = key_pems.ring(tmp_path, access_previous=(encoded,))
 
     ring.load()
 
@@ -405,7 +374,7 @@ def test_previous_key_as_base64_of_pem_is_accepted(
 def test_previous_key_equal_to_the_current_key_is_ignored(
     tmp_path: Path, key_pems: KeyPems
 ) -> None:
-    ring = configured_ring(key_pems, tmp_path, access_previous=(key_pems.access_public,))
+    ring = key_pems.ring(tmp_path, access_previous=(key_pems.access_public,))
 
     ring.load()
 
@@ -424,7 +393,7 @@ def test_previous_key_equal_to_the_current_key_is_ignored(
 def test_a_bad_previous_key_refuses_to_load_naming_the_setting(
     tmp_path: Path, key_pems: KeyPems, retired_pem: str, value: str, reason: str
 ) -> None:
-    ring = configured_ring(key_pems, tmp_path, refresh_previous=(retired_pem, value))
+    ring = key_pems.ring(tmp_path, refresh_previous=(retired_pem, value))
 
     with pytest.raises(KeyLoadError, match=reason) as caught:
         ring.load()
@@ -437,7 +406,7 @@ def test_a_bad_previous_key_refuses_to_load_naming_the_setting(
 def test_a_private_key_as_previous_key_is_refused_without_echoing_it(
     tmp_path: Path, key_pems: KeyPems
 ) -> None:
-    ring = configured_ring(key_pems, tmp_path, access_previous=(key_pems.refresh_private,))
+    ring = key_pems.ring(tmp_path, access_previous=(key_pems.refresh_private,))
 
     with pytest.raises(KeyLoadError, match="ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS") as caught:
         ring.load()
@@ -448,9 +417,7 @@ def test_a_private_key_as_previous_key_is_refused_without_echoing_it(
 
 def test_a_short_previous_key_is_refused(tmp_path: Path, key_pems: KeyPems) -> None:
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the weak key under test
-    ring = configured_ring(
-        key_pems, tmp_path, access_previous=(public_pem(small.public_key()).decode(),)
-    )
+    ring = key_pems.ring(tmp_path, access_previous=(public_pem(small.public_key()).decode(),))
 
     with pytest.raises(KeyLoadError, match=r"ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS.*2048 bits"):
         ring.load()
@@ -459,7 +426,7 @@ def test_a_short_previous_key_is_refused(tmp_path: Path, key_pems: KeyPems) -> N
 def test_the_other_kinds_current_key_is_refused_as_a_previous_key(
     tmp_path: Path, key_pems: KeyPems
 ) -> None:
-    ring = configured_ring(key_pems, tmp_path, access_previous=(key_pems.refresh_public,))
+    ring = key_pems.ring(tmp_path, access_previous=(key_pems.refresh_public,))
 
     with pytest.raises(KeyLoadError, match=r"ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS.*REFRESH_TOKEN"):
         ring.load()
@@ -520,7 +487,7 @@ def test_dev_retired_files_are_ignored_once_keys_are_configured(
     old = load_or_create_dev_key(tmp_path, "access_token")
     rotate_dev_key(tmp_path, "access_token")
     assert dev_retired_key_path(tmp_path, "access_token", old.kid).is_file()
-    ring = configured_ring(key_pems, tmp_path)
+    ring = key_pems.ring(tmp_path)
 
     ring.load()
 
