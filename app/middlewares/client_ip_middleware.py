@@ -35,7 +35,9 @@ def parse_networks(values: Iterable[str]) -> list[Network]:
 
 
 class ClientIpMiddleware:
-    """Puts the client IP in ``scope["state"]["client_ip"]``.
+    """Records the client (IP and bounded user agent) for the request's task.
+
+    Routes read it with ``current_client()``, services through ``RequestContext``.
 
     The socket peer is the client unless it is a trusted proxy; then the
     X-Forwarded-For chain is read from the right, skipping trusted proxies, and the
@@ -52,7 +54,6 @@ class ClientIpMiddleware:
             await self.app(scope, receive, send)
             return
         ip = self.client_ip(scope)
-        scope.setdefault("state", {})["client_ip"] = ip
         agent = dict(scope["headers"]).get(b"user-agent", b"").decode("latin-1")
         token = _current_client.set(
             ClientInfo(user_agent=agent[:MAX_USER_AGENT_LENGTH] or None, ip_address=ip)

@@ -70,12 +70,9 @@ class AuthDependencies:
             return None
 
 
-def client_ip(request: Request) -> str:
+def client_ip() -> str:
     """The client's IP as ClientIpMiddleware worked it out (proxy-aware)."""
-    value = request.scope.get("state", {}).get("client_ip")
-    if isinstance(value, str):
-        return value
-    return request.client.host if request.client else "unknown"
+    return current_client().ip_address or "unknown"
 
 
 def client_info() -> ClientInfo:

@@ -1,6 +1,6 @@
 """/api/v1/auth: email verification and password reset by one-time code."""
 
-from fastapi import Request, status
+from fastapi import status
 
 from app.controllers.account_email_controller import AccountEmailController
 from app.interfaces.rate_limiter import RateLimit, RateLimiter
@@ -33,9 +33,9 @@ class AccountEmailRoutes(BaseRoutes):
     def register(self) -> None:
         controller, limiter = self._controller, self._limiter
 
-        async def limit_email(purpose: str, email: str, request: Request) -> None:
+        async def limit_email(purpose: str, email: str) -> None:
             await limiter.hit(RateLimit.EMAIL_PER_ADDRESS, f"{purpose}:{email}")
-            await limiter.hit(RateLimit.EMAIL_PER_IP, client_ip(request))
+            await limiter.hit(RateLimit.EMAIL_PER_IP, client_ip())
 
         @self.router.post(
             "/verify-email", responses=problems(400, 422, 429), summary="Verify an email address"
@@ -50,10 +50,8 @@ class AccountEmailRoutes(BaseRoutes):
             responses=problems(422, 429),
             summary="Send a new verification code",
         )
-        async def resend_verification(
-            body: EmailAddressRequest, request: Request
-        ) -> AcceptedResponse:
-            await limit_email("verify", body.email, request)
+        async def resend_verification(body: EmailAddressRequest) -> AcceptedResponse:
+            await limit_email("verify", body.email)
             await controller.resend_verification(body)
             return AcceptedResponse()
 
@@ -63,8 +61,8 @@ class AccountEmailRoutes(BaseRoutes):
             responses=problems(422, 429),
             summary="Send a password reset code",
         )
-        async def forgot_password(body: EmailAddressRequest, request: Request) -> AcceptedResponse:
-            await limit_email("reset", body.email, request)
+        async def forgot_password(body: EmailAddressRequest) -> AcceptedResponse:
+            await limit_email("reset", body.email)
             await controller.forgot_password(body)
             return AcceptedResponse()
 

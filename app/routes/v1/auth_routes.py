@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response, status
+from fastapi import Depends, Header, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.controllers.auth_controller import AuthController
@@ -49,8 +49,8 @@ class AuthRoutes(BaseRoutes):
             responses=problems(409, 422, 429),
             summary="Create an account",
         )
-        async def register(body: RegisterRequest, request: Request) -> UserRead:
-            await limiter.hit(RateLimit.REGISTER_PER_IP, client_ip(request))
+        async def register(body: RegisterRequest) -> UserRead:
+            await limiter.hit(RateLimit.REGISTER_PER_IP, client_ip())
             return await controller.register(body)
 
         @self.router.post(
@@ -63,7 +63,7 @@ class AuthRoutes(BaseRoutes):
             client: Annotated[ClientInfo, Depends(client_info)],
             response: Response,
         ) -> TokenResponse:
-            await limiter.hit(RateLimit.LOGIN_PER_IP, client.ip_address or "unknown")
+            await limiter.hit(RateLimit.LOGIN_PER_IP, client_ip())
             # Before the per-account count: no account has such a name, and a limiter
             # key of up to a megabyte (the body limit) must not reach Redis.
             if len(form.username) > MAX_USERNAME_LENGTH or len(form.password) > PASSWORD_MAX_LENGTH:
