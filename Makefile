@@ -2,8 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
 
 .PHONY: run serve test lint format bench clean
 
@@ -19,12 +17,14 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The app writes its own access line per request (with request and user ids).
+# Both are `python -m app serve` (--help), the one command line of every start: bare
+# uvicorn would believe X-Forwarded-For from 127.0.0.1 whatever TRUSTED_PROXIES says.
+# HOST and PORT come from the environment and .env, which `make run PORT=9000` sets
+# too. `run` is one process, so memory:// rate limits count every request; `serve`
+# starts WORKERS.
 run: $(VENV)/.installed
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-access-log
+	$(BIN)/python -m app serve --workers 1
 
-# The production server (python -m app serve --help). HOST, PORT and WORKERS come from
-# the environment and .env, which `make serve PORT=9000` sets too.
 serve: $(VENV)/.installed
 	$(BIN)/python -m app serve
 

@@ -122,8 +122,8 @@ def _routers(container: Container) -> list[tuple[str, APIRouter]]:
 
 def _add_middleware(app: FastAPI, container: Container) -> None:
     settings = container.settings
-    # Starlette runs the last one added first: metrics, request id, access log, trusted
-    # host, security headers, body limit, client IP, CORS, then the token refresh.
+    # Starlette runs the last one added first: client IP, metrics, request id, access
+    # log, trusted host, security headers, body limit, CORS, then the token refresh.
     app.add_middleware(
         TokenRefreshMiddleware,
         codec=container.codec,
@@ -142,7 +142,6 @@ def _add_middleware(app: FastAPI, container: Container) -> None:
             expose_headers=["x-access-token", "x-refresh-token", "x-request-id", "retry-after"],
             max_age=600,
         )
-    app.add_middleware(ClientIpMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     if settings.trusted_hosts:
@@ -153,6 +152,9 @@ def _add_middleware(app: FastAPI, container: Container) -> None:
     app.add_middleware(RequestIdMiddleware)
     if container.metrics is not None:
         app.add_middleware(MetricsMiddleware, metrics=container.metrics, routes=lambda: app.routes)
+    # First, so every other layer sees the scheme a trusted proxy forwarded (HSTS,
+    # redirects) and the client it worked out.
+    app.add_middleware(ClientIpMiddleware, trusted_proxies=settings.trusted_proxies)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -5,6 +5,9 @@
     httpx.get(f"{server.base_url}/health")
     server.stop()                   # SIGTERM; SIGKILL if it does not exit in time
 
+``command`` runs another command line instead of uvicorn (``make run``,
+``python -m app serve``); it must listen on ``HOST`` and the ``port`` given.
+
 It is also a context manager. To start several servers side by side, ``launch()``
 each, then ``wait_ready()`` each. The child's environment is this process's, minus
 every variable the app's ``Settings`` reads, plus ``env``: nothing leaks in from the
@@ -80,12 +83,13 @@ class LiveServer:
         app: str = APP,
         port: int | None = None,
         uvicorn_args: Sequence[str] = (),
+        command: Sequence[str] = (),
     ) -> None:
         self.host = HOST
         self._port = port
         self._env = child_environment(env)
         self._cwd = cwd
-        self._command = [
+        self._command = list(command) or [
             sys.executable,
             "-m",
             "uvicorn",

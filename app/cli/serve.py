@@ -97,11 +97,6 @@ def _warnings(settings: Settings) -> list[str]:
             "counts on its own, so clients get up to that many times every rate limit. "
             "Use a shared storage (redis://...) with several workers."
         )
-    if settings.proxy_headers and not settings.trusted_proxies:
-        warnings.append(
-            "PROXY_HEADERS is on but TRUSTED_PROXIES is empty: X-Forwarded-* headers are "
-            "ignored. List the reverse proxy's address in TRUSTED_PROXIES."
-        )
     return warnings
 
 
@@ -115,9 +110,10 @@ def _config(settings: Settings) -> uvicorn.Config:
         loop="auto",
         http="auto",
         lifespan="on",
-        # Only the listed proxies may set the client address and scheme.
-        proxy_headers=settings.proxy_headers,
-        forwarded_allow_ips=settings.trusted_proxies,
+        # The app alone reads X-Forwarded-For and -Proto, from TRUSTED_PROXIES only
+        # (ClientIpMiddleware). uvicorn's own handling would replace the socket peer
+        # with a forwarded address before the app could check who sent it.
+        proxy_headers=False,
         # The app configures logging itself and writes its own access log.
         log_config=None,
         access_log=False,
@@ -159,9 +155,9 @@ def serve(
     """Run the API with uvicorn, WORKERS processes listening on HOST:PORT.
 
     Settings are checked before anything starts, signing keys included. Behind a
-    reverse proxy, set PROXY_HEADERS=true and list the proxy in TRUSTED_PROXIES:
-    X-Forwarded-For and -Proto are believed from those addresses only. With several
-    workers, share the rate limits through RATE_LIMIT_STORAGE_URL=redis://...
+    reverse proxy, list it in TRUSTED_PROXIES: X-Forwarded-For and -Proto are
+    believed from those addresses only. With several workers, share the rate
+    limits through RATE_LIMIT_STORAGE_URL=redis://...
     SIGTERM or SIGINT stops the server gracefully: requests in flight finish.
 
     Exit status: 0 stopped by SIGTERM or SIGINT, 1 the app failed to start (database

@@ -166,8 +166,8 @@ class Settings(BaseSettings):
     rate_limit_email_per_address: str = "5/hour"
     rate_limit_email_per_ip: str = "30/hour"
     rate_limit_code_per_address: str = "10/15minutes"
-    # Proxies whose X-Forwarded-For is believed (IPs or CIDR networks); the client IP
-    # is otherwise the socket's peer.
+    # Proxies whose X-Forwarded-For and -Proto are believed (IPs or CIDR networks); the
+    # client IP is otherwise the socket's peer. The app alone reads these headers.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Host headers accepted (TrustedHostMiddleware); empty accepts any.
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -192,9 +192,6 @@ class Settings(BaseSettings):
     # Worker processes of `python -m app serve`; they share the database, so use a
     # shared RATE_LIMIT_STORAGE_URL (redis://…) when this is above 1.
     workers: int = Field(default=1, ge=1, le=64)
-    # Let the server believe X-Forwarded-Proto/-For from TRUSTED_PROXIES (for the
-    # scheme and client address seen by the app behind a reverse proxy).
-    proxy_headers: bool = False
 
     # Unset: JSON lines in production, text elsewhere.
     log_format: LogFormat | None = None

@@ -1,4 +1,4 @@
-"""Work out the client's IP once per request, trusting X-Forwarded-For only from proxies."""
+"""Each request's client IP and scheme; X-Forwarded-* is believed from trusted proxies only."""
 
 import ipaddress
 from collections.abc import Iterable
@@ -27,6 +27,8 @@ def current_client() -> ClientInfo:
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# The app serves HTTP only; any other X-Forwarded-Proto value is ignored.
+FORWARDED_SCHEMES = frozenset({"http", "https"})
 
 
 def parse_networks(values: Iterable[str]) -> list[Network]:
@@ -43,6 +45,11 @@ class ClientIpMiddleware:
     X-Forwarded-For chain is read from the right, skipping trusted proxies, and the
     first address not in the list is the client. A client cannot forge its way past
     this: everything left of the first untrusted hop is ignored.
+
+    A trusted proxy's X-Forwarded-Proto also becomes ``scope["scheme"]``, so HSTS and
+    redirects see the scheme the client used. This is the only place the app reads
+    forwarded headers, and the server is run without its own proxy-header handling
+    (``python -m app serve``), which would rewrite the peer before this sees it.
     """
 
     def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str] = ()) -> None:
@@ -54,6 +61,8 @@ class ClientIpMiddleware:
             await self.app(scope, receive, send)
             return
         ip = self.client_ip(scope)
+        if (scheme := self.forwarded_scheme(scope)) is not None:
+            scope["scheme"] = scheme
         agent = dict(scope["headers"]).get(b"user-agent", b"").decode("latin-1")
         token = _current_client.set(
             ClientInfo(user_agent=agent[:MAX_USER_AGENT_LENGTH] or None, ip_address=ip)
@@ -79,6 +88,23 @@ class ClientIpMiddleware:
             if not self._is_trusted(hop):
                 return hop if _is_ip(hop) else peer
         return hops[0] if hops and _is_ip(hops[0]) else peer
+
+    def forwarded_scheme(self, scope: Scope) -> str | None:
+        """The scheme a trusted proxy says the client used, or None to keep the server's.
+
+        The right-most X-Forwarded-Proto value is the one the proxy that connected to
+        us set or appended; anything left of it came from further out.
+        """
+        client = scope.get("client")
+        if not self.trusted or not client or not self._is_trusted(str(client[0])):
+            return None
+        values = [
+            value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-proto"
+        ]
+        protos = [proto.strip().lower() for value in values for proto in value.split(",")]
+        return protos[-1] if protos and protos[-1] in FORWARDED_SCHEMES else None
 
     def _is_trusted(self, address: str) -> bool:
         try:
