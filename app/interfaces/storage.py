@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 
 from app.interfaces.health_probe import HealthProbe
 from app.interfaces.repositories.audit_repository import AuditRepository
+from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.interfaces.repositories.one_time_code_repository import (
     CooldownRepository,
@@ -29,6 +30,7 @@ class Storage(ABC):
     cooldowns: CooldownRepository
     audit: AuditRepository
     lockouts: LoginLockoutRepository
+    guesses: GuessCounterRepository
     uow: UnitOfWork
     probe: HealthProbe
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from app.interfaces.repositories import (
     SessionRepository,
     UserRepository,
 )
+from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.email import EmailKind, OutboxMessage, OutboxStatus
@@ -38,6 +39,7 @@ from app.models.session import Session
 from app.models.user import User
 from app.repositories.mongo.audit_repository import MongoAuditRepository
 from app.repositories.mongo.base import MongoUnitOfWork
+from app.repositories.mongo.guess_counter_repository import MongoGuessCounterRepository
 from app.repositories.mongo.indexes import ensure_indexes
 from app.repositories.mongo.login_lockout_repository import MongoLoginLockoutRepository
 from app.repositories.mongo.one_time_code_repository import (
@@ -49,6 +51,7 @@ from app.repositories.mongo.session_repository import MongoSessionRepository
 from app.repositories.mongo.user_repository import MongoUserRepository
 from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.guess_counter_repository import SqlGuessCounterRepository
 from app.repositories.sql.login_lockout_repository import SqlLoginLockoutRepository
 from app.repositories.sql.one_time_code_repository import (
     SqlCooldownRepository,
@@ -64,29 +67,11 @@ from tests.backends import (
     mongodb_server,
     with_database,
 )
+from tests.clock import ManualClock
 from tests.fakes.async_mongomock import AsyncMongomockClient
 
 POSTGRES_URL_ENV = "TEST_POSTGRES_URL"
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$not-a-real-hash"
-
-
-class ManualClock:
-    """A clock that only moves when told to (implements ``app.interfaces.clock.Clock``).
-
-    It starts on a whole millisecond, like ``SystemClock``: the precision every backend
-    (MongoDB included) stores, so entities read back exactly as they were written.
-    """
-
-    def __init__(self, start: datetime | None = None) -> None:
-        now = start or datetime.now(UTC)
-        self._now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, **delta: float) -> datetime:
-        self._now += timedelta(**delta)
-        return self._now
 
 
 @dataclass
@@ -101,6 +86,7 @@ class Backend:
     cooldowns: CooldownRepository
     audit: AuditRepository
     lockouts: LoginLockoutRepository
+    guesses: GuessCounterRepository
     uow: UnitOfWork
     clock: ManualClock = field(default_factory=ManualClock)
     # False for a store whose ``uow.atomic()`` runs the calls in order without a
@@ -225,6 +211,7 @@ def _sql_backend(name: str) -> Backend:
         cooldowns=SqlCooldownRepository(Database.engine),
         audit=SqlAuditRepository(Database.engine),
         lockouts=SqlLoginLockoutRepository(Database.engine),
+        guesses=SqlGuessCounterRepository(Database.engine),
         uow=SqlUnitOfWork(Database.engine),
     )
 
@@ -259,6 +246,7 @@ def _mongo_backend(name: str, database: str, *, transactional: bool) -> Backend:
         cooldowns=MongoCooldownRepository(provider),
         audit=MongoAuditRepository(provider),
         lockouts=MongoLoginLockoutRepository(provider),
+        guesses=MongoGuessCounterRepository(provider),
         uow=MongoUnitOfWork(MongoConnection.client, lambda: transactional),
         transactional=transactional,
     )

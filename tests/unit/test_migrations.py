@@ -25,6 +25,7 @@ TABLES = {
     "outbox_messages",
     "audit_events",
     "login_lockouts",
+    "guess_counters",
 }
 
 

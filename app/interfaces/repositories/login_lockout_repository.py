@@ -1,4 +1,4 @@
-"""Contract for the failed-login counters behind account lockout."""
+"""Contract for the per-client failed-login counters behind account lockout."""
 
 from abc import ABC, abstractmethod
 from datetime import datetime
@@ -7,21 +7,32 @@ from app.models.login_lockout import LoginLockout
 
 
 class LoginLockoutRepository(ABC):
-    """Lives in the database, so a lock holds across processes and restarts."""
+    """One row per account and client; lives in the database, so a lock holds across
+    processes and restarts. ``key`` identifies the pair, ``account_key`` the account."""
 
     @abstractmethod
     async def get(self, key: str) -> LoginLockout | None: ...
 
     @abstractmethod
     async def record_failure(
-        self, key: str, now: datetime, max_failures: int, lock_seconds: list[int]
+        self,
+        key: str,
+        account_key: str,
+        now: datetime,
+        max_failures: int,
+        lock_seconds: list[int],
     ) -> LoginLockout:
-        """Count a failure atomically; at ``max_failures`` lock the key.
+        """Count a failure atomically; at ``max_failures`` lock the pair.
 
         The lock lasts ``lock_seconds[min(lockouts, len - 1)]`` seconds (the caller
         passes the doubling, capped series) and resets the failure count.
         """
 
     @abstractmethod
-    async def clear(self, key: str) -> None:
-        """Forget the key's failures and lockouts (after a successful login)."""
+    async def record_success(self, key: str) -> None:
+        """Forget the pair's failures and locks (a right password); an unlock stays."""
+
+    @abstractmethod
+    async def unlock(self, account_key: str, key: str, now: datetime, until: datetime) -> None:
+        """Lift every client's lock on the account, and let the pair ``key`` past the
+        account's spent guess budget until ``until`` (it proved the mailbox is its)."""

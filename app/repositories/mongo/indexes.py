@@ -19,6 +19,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "cooldowns": [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
     "login_lockouts": [
+        IndexModel([("account_key", ASCENDING)], name="by_account"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire"),
+    ],
+    "guess_counters": [
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire")
     ],
     "outbox": [

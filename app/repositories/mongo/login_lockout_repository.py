@@ -9,8 +9,9 @@ from app.interfaces.repositories.login_lockout_repository import LoginLockoutRep
 from app.models.login_lockout import LoginLockout
 from app.repositories.mongo.base import MongoRepository, unavailable_as_domain_error
 
-# Counters of addresses nobody tries any more are removed after this long.
+# Counters of pairs nobody tries any more are removed after this long.
 RETENTION = timedelta(days=30)
+_CLEARED = {"failures": 0, "lockouts": 0, "locked_until": None}
 
 
 class MongoLoginLockoutRepository(MongoRepository, LoginLockoutRepository):
@@ -24,14 +25,19 @@ class MongoLoginLockoutRepository(MongoRepository, LoginLockoutRepository):
         return self._to_lockout(document) if document is not None else None
 
     async def record_failure(
-        self, key: str, now: datetime, max_failures: int, lock_seconds: list[int]
+        self,
+        key: str,
+        account_key: str,
+        now: datetime,
+        max_failures: int,
+        lock_seconds: list[int],
     ) -> LoginLockout:
         async with unavailable_as_domain_error():
             counted = await self._collection.find_one_and_update(
                 {"_id": key},
                 {
                     "$inc": {"failures": 1},
-                    "$set": {"expires_at": now + RETENTION},
+                    "$set": {"account_key": account_key, "expires_at": now + RETENTION},
                     "$setOnInsert": {"lockouts": 0, "locked_until": None},
                 },
                 upsert=True,
@@ -56,9 +62,30 @@ class MongoLoginLockoutRepository(MongoRepository, LoginLockoutRepository):
                 document = locked or document
         return self._to_lockout(document)
 
-    async def clear(self, key: str) -> None:
+    async def record_success(self, key: str) -> None:
         async with unavailable_as_domain_error():
-            await self._collection.delete_one({"_id": key}, session=self._session())
+            await self._collection.update_one(
+                {"_id": key}, {"$set": _CLEARED}, session=self._session()
+            )
+
+    async def unlock(self, account_key: str, key: str, now: datetime, until: datetime) -> None:
+        async with unavailable_as_domain_error():
+            await self._collection.update_many(
+                {"account_key": account_key}, {"$set": _CLEARED}, session=self._session()
+            )
+            await self._collection.update_one(
+                {"_id": key},
+                {
+                    "$set": {
+                        "account_key": account_key,
+                        "unlocked_until": until,
+                        "expires_at": max(until, now) + RETENTION,
+                    },
+                    "$setOnInsert": _CLEARED,
+                },
+                upsert=True,
+                session=self._session(),
+            )
 
     @staticmethod
     def _to_lockout(document: Document) -> LoginLockout:
@@ -67,4 +94,5 @@ class MongoLoginLockoutRepository(MongoRepository, LoginLockoutRepository):
             failures=document["failures"],
             lockouts=document["lockouts"],
             locked_until=document.get("locked_until"),
+            unlocked_until=document.get("unlocked_until"),
         )

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, select, update
+from sqlalchemy import bindparam, case, select, update
 
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.models.login_lockout import LoginLockout
@@ -12,6 +12,7 @@ from app.repositories.sql.base import SqlRepository, dialect_insert
 from app.repositories.sql.tables import login_lockouts
 
 _BY_KEY = select(login_lockouts).where(login_lockouts.c.key == bindparam("key"))
+_CLEARED = {"failures": 0, "lockouts": 0, "locked_until": None}
 
 
 class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
@@ -22,11 +23,16 @@ class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
         return self._to_lockout(row) if row is not None else None
 
     async def record_failure(
-        self, key: str, now: datetime, max_failures: int, lock_seconds: list[int]
+        self,
+        key: str,
+        account_key: str,
+        now: datetime,
+        max_failures: int,
+        lock_seconds: list[int],
     ) -> LoginLockout:
         async with self._write() as conn:
             statement = dialect_insert(conn, login_lockouts).values(
-                key=key, failures=1, lockouts=0, locked_until=None, updated_at=now
+                key=key, account_key=account_key, failures=1, lockouts=0, updated_at=now
             )
             row = (
                 (
@@ -73,9 +79,31 @@ class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
                 row = locked or row
         return self._to_lockout(row)
 
-    async def clear(self, key: str) -> None:
+    async def record_success(self, key: str) -> None:
         async with self._write() as conn:
-            await conn.execute(delete(login_lockouts).where(login_lockouts.c.key == key))
+            await conn.execute(
+                update(login_lockouts).where(login_lockouts.c.key == key).values(**_CLEARED)
+            )
+
+    async def unlock(self, account_key: str, key: str, now: datetime, until: datetime) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(login_lockouts)
+                .where(login_lockouts.c.account_key == account_key)
+                .values(**_CLEARED, updated_at=now)
+            )
+            statement = dialect_insert(conn, login_lockouts).values(
+                key=key,
+                account_key=account_key,
+                **_CLEARED,
+                unlocked_until=until,
+                updated_at=now,
+            )
+            await conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["key"], set_={"unlocked_until": until, "updated_at": now}
+                )
+            )
 
     @staticmethod
     def _to_lockout(row: Mapping[Any, Any]) -> LoginLockout:
@@ -84,4 +112,5 @@ class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
             failures=row["failures"],
             lockouts=row["lockouts"],
             locked_until=row["locked_until"],
+            unlocked_until=row["unlocked_until"],
         )

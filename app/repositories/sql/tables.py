@@ -114,14 +114,25 @@ outbox_messages = Table(
     Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
 )
 
+# One row per account and client: the key hashes both, account_key the address alone.
 login_lockouts = Table(
     "login_lockouts",
     metadata,
     Column("key", String(128), primary_key=True),
+    Column("account_key", String(128), nullable=False, index=True),
     Column("failures", Integer, nullable=False),
     Column("lockouts", Integer, nullable=False),
     Column("locked_until", UtcDateTime, nullable=True),
+    Column("unlocked_until", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+guess_counters = Table(
+    "guess_counters",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
 )
 
 # Append-only. No foreign keys: an event outlives the users it mentions.

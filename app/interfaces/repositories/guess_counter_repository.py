@@ -1,0 +1,28 @@
+"""Contract for counting wrong guesses per key over a window of time."""
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from app.models.guess_window import GuessWindow
+
+
+class GuessCounterRepository(ABC):
+    """Counts wrong guesses (passwords, one-time codes) per key in fixed windows.
+
+    A window opens at the first guess after the last one closed and lasts
+    ``window_seconds``. Keys are keyed hashes, never addresses, so a key reveals
+    nothing about which accounts exist; it lives in the database, so the count is
+    shared by every process.
+    """
+
+    @abstractmethod
+    async def hit(self, key: str, now: datetime, window_seconds: int) -> GuessWindow:
+        """Count one guess atomically (opening a new window if the last one closed)."""
+
+    @abstractmethod
+    async def current(self, key: str, now: datetime, window_seconds: int) -> GuessWindow:
+        """The key's open window; a count of 0 when there is none."""
+
+    @abstractmethod
+    async def clear(self, key: str) -> None:
+        """Forget the key's window."""
