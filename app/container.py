@@ -13,6 +13,7 @@ from app.controllers.metrics_controller import MetricsController
 from app.controllers.system_controller import SystemController
 from app.controllers.user_controller import UserController
 from app.factories.user_factory import UserFactory
+from app.interfaces.clock import Clock
 from app.interfaces.email_sender import EmailSender
 from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.storage import Storage
@@ -21,6 +22,7 @@ from app.middlewares.client_ip_middleware import ContextVarRequestContext
 from app.repositories.mongo.storage import MongoStorage
 from app.repositories.sql.storage import SqlStorage
 from app.services.access_policy import AccessPolicy
+from app.services.account_unlock_service import AccountUnlockService, UnlockTokens
 from app.services.audit_trail import AuditTrail
 from app.services.auth_service import AuthPolicy, AuthService
 from app.services.cooldown import EmailCooldown
@@ -45,6 +47,7 @@ from app.utils.metrics import DisabledAuthMetrics, PrometheusMetrics
 from app.utils.password_hasher import PwdlibPasswordHasher
 from app.utils.rate_limiter import DisabledRateLimiter, LimitsRateLimiter, build_limits_storage
 from app.utils.template_renderer import JinjaTemplateRenderer
+from app.utils.zxcvbn_estimator import ZxcvbnStrengthEstimator
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class Container:
     secret: SecretKey
     codec: TokenCodec
     hasher: PwdlibPasswordHasher
+    strength_estimator: ZxcvbnStrengthEstimator
     auth_service: AuthService
     user_service: UserService
     dispatcher: OutboxDispatcher
@@ -121,8 +125,9 @@ def build_storage(settings: Settings) -> Storage:
     return SqlStorage(settings.database_url)
 
 
-def build_container(settings: Settings) -> Container:
-    clock = SystemClock()
+def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Wire every layer; ``clock`` replaces the system clock (tests move time by hand)."""
+    clock = clock or SystemClock()
     storage = build_storage(settings)
     uow, users, sessions, outbox = storage.uow, storage.users, storage.sessions, storage.outbox
     keys = KeyRing(
@@ -153,18 +158,61 @@ def build_container(settings: Settings) -> Container:
     )
     codes = OneTimeCodeService(
         storage.codes,
+        storage.guesses,
         keyed_hasher,
         clock,
-        CodePolicy(ttl_seconds=settings.otp_ttl_seconds, max_attempts=settings.otp_max_attempts),
+        CodePolicy(
+            ttl_seconds=settings.otp_ttl_seconds,
+            max_attempts=settings.otp_max_attempts,
+            guesses_per_hour=settings.otp_guesses_per_hour,
+        ),
     )
     cooldown = EmailCooldown(
         storage.cooldowns, keyed_hasher, clock, settings.otp_resend_cooldown_seconds
     )
-    audit = AuditTrail(storage.audit, ContextVarRequestContext(), clock)
-    verification = EmailVerificationService(users, codes, cooldown, invoker, uow, clock, audit)
-    password_policy = PasswordPolicy.from_bundled_list()
+    request_context = ContextVarRequestContext()
+    audit = AuditTrail(storage.audit, request_context, clock)
+    throttle = LoginThrottle(
+        storage.lockouts,
+        storage.guesses,
+        keyed_hasher,
+        clock,
+        request_context,
+        LockoutPolicy(
+            max_failures=settings.login_max_failures,
+            base_seconds=settings.login_lockout_seconds,
+            max_seconds=settings.login_lockout_max_seconds,
+            account_guesses_per_hour=settings.login_account_guesses_per_hour,
+            unlock_seconds=settings.login_unlock_seconds,
+        ),
+    )
+    verification = EmailVerificationService(
+        users, codes, cooldown, invoker, uow, clock, audit, throttle
+    )
+    strength_estimator = ZxcvbnStrengthEstimator()
+    password_policy = PasswordPolicy(
+        strength_estimator, settings.password_min_score, product_words=(settings.project_name,)
+    )
     password_reset = PasswordResetService(
-        users, sessions, hasher, codes, cooldown, invoker, uow, clock, password_policy, audit
+        users,
+        sessions,
+        hasher,
+        codes,
+        cooldown,
+        invoker,
+        uow,
+        clock,
+        password_policy,
+        audit,
+        throttle,
+    )
+    unlock = AccountUnlockService(
+        users,
+        UnlockTokens(keyed_hasher, storage.cooldowns, clock),
+        cooldown,
+        invoker,
+        throttle,
+        audit,
     )
     auth_service = AuthService(
         users,
@@ -182,16 +230,7 @@ def build_container(settings: Settings) -> Container:
         ),
         verification,
         uow,
-        LoginThrottle(
-            storage.lockouts,
-            keyed_hasher,
-            clock,
-            LockoutPolicy(
-                max_failures=settings.login_max_failures,
-                base_seconds=settings.login_lockout_seconds,
-                max_seconds=settings.login_lockout_max_seconds,
-            ),
-        ),
+        throttle,
         password_policy,
         audit,
         metrics if metrics is not None else DisabledAuthMetrics(),
@@ -221,6 +260,7 @@ def build_container(settings: Settings) -> Container:
         secret=secret,
         codec=codec,
         hasher=hasher,
+        strength_estimator=strength_estimator,
         auth_service=auth_service,
         user_service=user_service,
         dispatcher=dispatcher,
@@ -228,7 +268,7 @@ def build_container(settings: Settings) -> Container:
         auth_controller=AuthController(auth_service),
         user_controller=UserController(user_service, session_service),
         admin_user_controller=AdminUserController(user_service, session_service),
-        account_email_controller=AccountEmailController(verification, password_reset),
+        account_email_controller=AccountEmailController(verification, password_reset, unlock),
         admin_email_controller=AdminEmailController(outbox_service),
         admin_audit_controller=AdminAuditController(audit),
         system_controller=SystemController(codec, storage.probe),

@@ -10,10 +10,12 @@ from starlette.middleware.cors import CORSMiddleware
 
 from app.config import ConfigurationError, LogFormat, Settings, load_settings
 from app.container import Container, build_container
+from app.interfaces.clock import Clock
 from app.middlewares.access_log_middleware import AccessLogMiddleware
 from app.middlewares.body_size_limit_middleware import BodySizeLimitMiddleware
 from app.middlewares.client_ip_middleware import ClientIpMiddleware
 from app.middlewares.exception_handlers import register_exception_handlers
+from app.middlewares.header_size_limit_middleware import HeaderSizeLimitMiddleware
 from app.middlewares.metrics_middleware import MetricsMiddleware
 from app.middlewares.request_id_middleware import RequestIdMiddleware
 from app.middlewares.security_headers_middleware import (
@@ -86,6 +88,7 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
                 await worker
             await container.storage.close()
             container.hasher.close()
+            container.strength_estimator.close()
 
     return lifespan
 
@@ -122,8 +125,8 @@ def _routers(container: Container) -> list[tuple[str, APIRouter]]:
 
 def _add_middleware(app: FastAPI, container: Container) -> None:
     settings = container.settings
-    # Starlette runs the last one added first: client IP, metrics, request id, access
-    # log, trusted host, security headers, body limit, CORS, then the token refresh.
+    # Starlette runs the last one added first: header limit, client IP, metrics, request
+    # id, access log, trusted host, security headers, body limit, CORS, token refresh.
     app.add_middleware(
         TokenRefreshMiddleware,
         codec=container.codec,
@@ -152,13 +155,19 @@ def _add_middleware(app: FastAPI, container: Container) -> None:
     app.add_middleware(RequestIdMiddleware)
     if container.metrics is not None:
         app.add_middleware(MetricsMiddleware, metrics=container.metrics, routes=lambda: app.routes)
-    # First, so every other layer sees the scheme a trusted proxy forwarded (HSTS,
-    # redirects) and the client it worked out.
+    # Before the rest, so every other layer sees the scheme a trusted proxy forwarded
+    # (HSTS, redirects) and the client it worked out.
     app.add_middleware(ClientIpMiddleware, trusted_proxies=settings.trusted_proxies)
+    # Outermost: nothing reads the headers of a request that has too many or too large.
+    app.add_middleware(HeaderSizeLimitMiddleware)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build a fully wired application; nothing touches the disk or database until start-up."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build a fully wired application; nothing touches the disk or database until start-up.
+
+    ``clock`` replaces the system clock of the services' time-based rules (lockouts,
+    code expiry, sessions), so tests can move time instead of waiting for it.
+    """
     settings = settings or load_settings()
     configure_logging(
         json_lines=settings.resolved_log_format is LogFormat.JSON,
@@ -166,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.is_production and (refusals := settings.production_problems()):
         raise ConfigurationError("Refusing to start in production: " + "; ".join(refusals))
-    container = build_container(settings)
+    container = build_container(settings, clock=clock)
     app = FastAPI(
         title=settings.project_name,
         version="1.0.0",

@@ -97,3 +97,24 @@ class BulkVerificationCommand(EmailCommand):
                 renderer, branding
             )
         ]
+
+
+class AccountUnlockCommand(UserEmailCommand):
+    """The link that lets the owner past a login budget that someone else spent."""
+
+    kind = EmailKind.ACCOUNT_UNLOCK
+
+    def __init__(self, user: User, token: str, ttl_minutes: int) -> None:
+        super().__init__(user)
+        self.token = token
+        self.ttl_minutes = ttl_minutes
+
+    def subject(self, branding: EmailBranding) -> str:
+        return f"Unlock your {branding.project_name} account"
+
+    def context(self, branding: EmailBranding) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "ttl_minutes": self.ttl_minutes,
+            "unlock_url": branding.link(f"/unlock?token={self.token}"),
+        }

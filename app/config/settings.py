@@ -150,11 +150,17 @@ class Settings(BaseSettings):
     refresh_token_previous_public_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     auth_require_verified_email: bool = True
-    # Consecutive wrong passwords before an account locks; the lock starts at
-    # LOGIN_LOCKOUT_SECONDS and doubles with each further lockout, up to the maximum.
+    # Consecutive wrong passwords from one client before that client is locked out of
+    # the account; the lock starts at LOGIN_LOCKOUT_SECONDS and doubles with each
+    # further lockout, up to the maximum. Other clients are not affected.
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_seconds: int = Field(default=60, ge=1, le=86_400)
     login_lockout_max_seconds: int = Field(default=3_600, ge=1, le=604_800)
+    # Wrong passwords one account takes in any hour, from all clients together; past
+    # it, only clients that proved the mailbox (an emailed unlock token, a reset) may
+    # try, for LOGIN_UNLOCK_SECONDS.
+    login_account_guesses_per_hour: int = Field(default=100, ge=2, le=100)
+    login_unlock_seconds: int = Field(default=86_400, ge=60, le=2_592_000)
 
     # Rate limits in the `limits` notation ("5/minute", "100/hour"); storage is
     # memory:// for one process, redis://… or mongodb://… to share across processes.
@@ -176,6 +182,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, min_length=32)
     otp_ttl_seconds: int = Field(default=600, ge=60, le=86_400)
     otp_max_attempts: int = Field(default=5, ge=1, le=20)
+    # Wrong codes one address takes in any hour for one purpose, across every code sent.
+    otp_guesses_per_hour: int = Field(default=10, ge=2, le=100)
     otp_resend_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
     first_superuser_email: str | None = None
     first_superuser_password: str | None = Field(default=None, min_length=8, max_length=128)
@@ -184,6 +192,8 @@ class Settings(BaseSettings):
     # raise them where logins may take longer.
     argon2_memory_kib: int = Field(default=19_456, ge=8, le=4_194_304)
     argon2_time_cost: int = Field(default=2, ge=1, le=50)
+    # New passwords must reach this zxcvbn score, 0 to 4; 3 means over about 10^8 guesses.
+    password_min_score: int = Field(default=3, ge=0, le=4)
 
     backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

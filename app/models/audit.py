@@ -15,6 +15,8 @@ class AuditEventType(StrEnum):
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"
     ACCOUNT_LOCKED = "account_locked"
+    LOGIN_BUDGET_SPENT = "login_budget_spent"
+    ACCOUNT_UNLOCKED = "account_unlocked"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
     LOGGED_OUT = "logged_out"
     LOGGED_OUT_EVERYWHERE = "logged_out_everywhere"

@@ -10,6 +10,7 @@ class EmailKind(StrEnum):
     PASSWORD_RESET_CODE = "password_reset_code"
     PASSWORD_CHANGED = "password_changed"
     WELCOME = "welcome"
+    ACCOUNT_UNLOCK = "account_unlock"
 
 
 class OutboxStatus(StrEnum):

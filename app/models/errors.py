@@ -62,6 +62,13 @@ class InvalidCursorError(DomainError):
     message = "The pagination cursor is malformed."
 
 
+class InvalidInputError(DomainError):
+    """A repository refused a value before the database saw it (a NUL character)."""
+
+    code = "invalid_input"
+    message = "The input holds a character that cannot be stored."
+
+
 class StorageUnavailableError(DomainError):
     code = "service_unavailable"
     message = "The database is unavailable; try again shortly."
@@ -75,6 +82,14 @@ class IncorrectPasswordError(DomainError):
 class SelfManagementError(ConflictError):
     code = "self_management_forbidden"
     message = "Use your own profile endpoints; the admin API cannot disable, demote or delete you."
+
+
+class LastSuperadminError(ConflictError):
+    code = "last_superadmin"
+    message = (
+        "This is the last active superadmin; promote another account before demoting, "
+        "disabling or deleting it."
+    )
 
 
 class InvalidCodeError(DomainError):
@@ -101,3 +116,18 @@ class WeakPasswordError(DomainError):
 class AccountLockedError(TooManyRequestsError):
     code = "account_locked"
     message = "Too many failed logins; the account is locked for a while."
+
+
+class UnlockRequiredError(TooManyRequestsError):
+    """The account's budget of wrong passwords is spent; this client must prove the mailbox."""
+
+    code = "unlock_required"
+    message = (
+        "Too many failed logins for this account. Ask for an unlock link by email "
+        "(POST /api/v1/auth/request-unlock), or wait and try again later."
+    )
+
+
+class CodeGuessesExhaustedError(TooManyRequestsError):
+    code = "too_many_code_attempts"
+    message = "Too many wrong codes for this address; try again later."

@@ -23,6 +23,15 @@ class VerifyEmailRequest(InputModel):
     code: Code
 
 
+class UnlockRequest(InputModel):
+    email: Email
+    token: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[0-9A-Za-z._-]+$"),
+        Field(description="The unlock token from the email."),
+    ]
+
+
 class ResetPasswordRequest(InputModel):
     email: Email
     code: Code

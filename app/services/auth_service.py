@@ -27,6 +27,7 @@ from app.models.errors import (
     EmailNotVerifiedError,
     InvalidCredentialsError,
     InvalidTokenError,
+    UnlockRequiredError,
 )
 from app.models.session import Session
 from app.models.user import User
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 _LOGIN_FAILURES: tuple[tuple[type[DomainError], LoginOutcome], ...] = (
     (InvalidCredentialsError, LoginOutcome.INVALID_CREDENTIALS),
     (AccountLockedError, LoginOutcome.LOCKED),
+    (UnlockRequiredError, LoginOutcome.LOCKED),
     (AccountDisabledError, LoginOutcome.DISABLED),
     (EmailNotVerifiedError, LoginOutcome.UNVERIFIED),
 )
@@ -92,7 +94,7 @@ class AuthService:
         self._policy = policy
 
     async def register(self, email: str, password: str, full_name: str | None) -> User:
-        self._password_policy.check(password, email)
+        await self._password_policy.check(password, email, full_name)
         hashed = await self._hasher.hash(password)
         user = self._factory.create(email=email, hashed_password=hashed, full_name=full_name)
         async with self._uow.atomic():
@@ -115,7 +117,7 @@ class AuthService:
 
     async def _login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         email = email.strip().lower()
-        await self._throttle.ensure_not_locked(email)
+        await self._throttle.ensure_allowed(email)
         user = await self._users.get_by_email(email)
         if user is None:
             # Same cost as a wrong password, so timing does not reveal which emails exist.
@@ -149,11 +151,15 @@ class AuthService:
         return self._issue(user, session)
 
     async def _login_failed(self, email: str, user: User | None) -> NoReturn:
-        locked = await self._throttle.record_failure(email)
+        outcome = await self._throttle.record_failure(email)
         await self._audit.record(AuditEventType.LOGIN_FAILED, subject=user, subject_email=email)
-        if locked:
+        if outcome.client_locked:
             await self._audit.record(
                 AuditEventType.ACCOUNT_LOCKED, subject=user, subject_email=email
+            )
+        if outcome.budget_spent:
+            await self._audit.record(
+                AuditEventType.LOGIN_BUDGET_SPENT, subject=user, subject_email=email
             )
         raise InvalidCredentialsError()
 

@@ -15,6 +15,7 @@ from app.models.one_time_code import CodePurpose
 from app.models.user import User
 from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
+from app.services.login_throttle import LoginThrottle
 from app.services.one_time_code_service import OneTimeCodeService
 
 PURPOSE = CodePurpose.VERIFY_EMAIL
@@ -33,7 +34,9 @@ class EmailVerificationService:
         uow: UnitOfWork,
         clock: Clock,
         audit: AuditTrail,
+        throttle: LoginThrottle,
     ) -> None:
+        self._throttle = throttle
         self._audit = audit
         self._users = users
         self._codes = codes
@@ -64,10 +67,11 @@ class EmailVerificationService:
             )
 
     async def verify(self, email: str, code: str) -> User:
-        user = await self._users.get_by_email(email)
-        if user is None or not user.is_active:
+        found = await self._users.get_by_email(email)
+        user = found if found is not None and found.is_active else None
+        stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
+        if user is None:
             raise InvalidCodeError()
-        stored = await self._codes.check(user.id, PURPOSE, code)
         async with self._uow.atomic():
             await self._codes.consume(stored)
             updated = await self._users.update(user.id, {"is_verified": True}, self._clock.now())
@@ -76,6 +80,8 @@ class EmailVerificationService:
             if not user.is_verified:
                 await self._invoker.execute(WelcomeCommand(updated))
                 await self._audit.record(AuditEventType.EMAIL_VERIFIED, subject=updated)
+        # The code proved the mailbox: whoever was guessing no longer keeps the owner out.
+        await self._throttle.lift(email)
         return updated
 
     async def send_to_all_unverified(self) -> int:

@@ -1,19 +1,50 @@
-"""Account lockout: consecutive wrong passwords lock an email address for a while."""
+"""Online guessing of passwords: locks per account and client, a budget per account.
 
+Two rules, so that an attacker who does not know the password can neither guess
+for long nor keep the owner out (docs/SECURITY.md, "Lockout"):
+
+- Consecutive wrong passwords from one client lock that client out of that account
+  for a while, doubling with each lock. Other clients are not affected.
+- Every account has a budget of wrong passwords per hour, whatever the clients.
+  Once it is spent, only a client that proved control of the mailbox (an emailed
+  unlock token, a password reset, an email verification) may try further.
+
+Both are keyed by keyed hashes of the address, so unknown addresses behave exactly
+like known ones.
+"""
+
+import ipaddress
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 
 from app.interfaces.clock import Clock
 from app.interfaces.keyed_hasher import KeyedHasher
+from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
-from app.models.errors import AccountLockedError
+from app.interfaces.request_context import RequestContext
+from app.models.errors import AccountLockedError, UnlockRequiredError
+
+# The budget is counted in fixed windows of an hour holding half the hourly bound:
+# any sixty minutes overlap at most two windows, so they never see more than the bound.
+BUDGET_WINDOW_SECONDS = 3_600
+# IPv6 clients get a /64 each; a per-address lock would be no lock at all there.
+IPV6_CLIENT_PREFIX = 64
 
 
 @dataclass(frozen=True, slots=True)
 class LockoutPolicy:
+    """The knobs of the login throttle, taken from Settings by the composition root."""
+
     max_failures: int
     base_seconds: int
     max_seconds: int
+    account_guesses_per_hour: int
+    unlock_seconds: int
+
+    @property
+    def guesses_per_window(self) -> int:
+        return max(1, self.account_guesses_per_hour // 2)
 
     def lock_series(self) -> list[int]:
         """Each lock doubles the last, up to the cap: 60, 120, 240, … max."""
@@ -23,40 +54,100 @@ class LockoutPolicy:
         return series
 
 
+@dataclass(frozen=True, slots=True)
+class FailureOutcome:
+    """What a wrong password changed: this client locked, the account's budget spent."""
+
+    client_locked: bool
+    budget_spent: bool
+
+
 class LoginThrottle:
-    """Tracks failures per address (known or not, so a lock reveals nothing)."""
+    """Decides whether the current client may try a password for an address."""
 
     def __init__(
         self,
         lockouts: LoginLockoutRepository,
+        guesses: GuessCounterRepository,
         hasher: KeyedHasher,
         clock: Clock,
+        context: RequestContext,
         policy: LockoutPolicy,
     ) -> None:
         self._lockouts = lockouts
+        self._guesses = guesses
         self._hasher = hasher
         self._clock = clock
+        self._context = context
         self._policy = policy
 
-    async def ensure_not_locked(self, email: str) -> None:
-        state = await self._lockouts.get(self._key(email))
+    async def ensure_allowed(self, email: str) -> None:
+        """Refuse before the password is checked, so a refused try is no guess."""
         now = self._clock.now()
+        state = await self._lockouts.get(self._client_key(email))
         if state is not None and state.locked_until is not None and state.is_locked(now):
-            retry = math.ceil((state.locked_until - now).total_seconds())
-            raise AccountLockedError(retry_after=max(1, retry))
+            raise AccountLockedError(retry_after=_seconds(state.locked_until - now))
+        window = await self._guesses.current(
+            self._account_key(email), now, BUDGET_WINDOW_SECONDS
+        )
+        if window.count >= self._policy.guesses_per_window and not (
+            state is not None and state.is_unlocked(now)
+        ):
+            raise UnlockRequiredError(retry_after=_seconds(window.resets_at - now))
 
-    async def record_failure(self, email: str) -> bool:
-        """Count a wrong password; True when this failure locked the address."""
+    async def record_failure(self, email: str) -> FailureOutcome:
+        now = self._clock.now()
         state = await self._lockouts.record_failure(
-            self._key(email),
-            self._clock.now(),
+            self._client_key(email),
+            self._account_key(email),
+            now,
             self._policy.max_failures,
             self._policy.lock_series(),
         )
-        return state.failures == 0 and state.is_locked(self._clock.now())
+        window = await self._guesses.hit(self._account_key(email), now, BUDGET_WINDOW_SECONDS)
+        return FailureOutcome(
+            client_locked=state.failures == 0 and state.is_locked(now),
+            budget_spent=window.count == self._policy.guesses_per_window,
+        )
 
     async def record_success(self, email: str) -> None:
-        await self._lockouts.clear(self._key(email))
+        await self._lockouts.record_success(self._client_key(email))
 
-    def _key(self, email: str) -> str:
-        return self._hasher.digest("login", email.strip().lower())
+    async def lift(self, email: str) -> None:
+        """The current client proved control of the mailbox: lift every client's lock
+        on the account, and let this client past a spent budget for a while."""
+        now = self._clock.now()
+        await self._lockouts.unlock(
+            self._account_key(email),
+            self._client_key(email),
+            now,
+            now + timedelta(seconds=self._policy.unlock_seconds),
+        )
+
+    def _account_key(self, email: str) -> str:
+        return self._hasher.digest("login-account", _normalise(email))
+
+    def _client_key(self, email: str) -> str:
+        return self._hasher.digest(
+            "login-client", _normalise(email), _client_id(self._context.client().ip_address)
+        )
+
+
+def _normalise(email: str) -> str:
+    return email.strip().lower()
+
+
+def _client_id(ip: str | None) -> str:
+    if ip is None:
+        return ""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(address)
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, math.ceil(delta.total_seconds()))

@@ -1,41 +1,57 @@
 """Issuing and checking six-digit one-time codes."""
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from app.interfaces.clock import Clock
 from app.interfaces.keyed_hasher import KeyedHasher
+from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.one_time_code_repository import OneTimeCodeRepository
-from app.models.errors import InvalidCodeError
+from app.models.errors import CodeGuessesExhaustedError, InvalidCodeError
 from app.models.one_time_code import CodePurpose, OneTimeCode
 from app.utils.ids import new_id
 
 CODE_DIGITS = 6
+# Wrong guesses per address are counted in fixed windows of an hour holding half the
+# hourly bound: any sixty minutes overlap at most two windows.
+GUESS_WINDOW_SECONDS = 3_600
 
 
 @dataclass(frozen=True, slots=True)
 class CodePolicy:
     ttl_seconds: int
     max_attempts: int
+    guesses_per_hour: int
 
     @property
     def ttl_minutes(self) -> int:
         return max(1, self.ttl_seconds // 60)
 
+    @property
+    def guesses_per_window(self) -> int:
+        return max(1, self.guesses_per_hour // 2)
+
 
 class OneTimeCodeService:
     """Codes come from ``secrets``, are stored only as a keyed hash, work once, expire,
-    and burn after ``max_attempts`` wrong guesses. A new code replaces the old one."""
+    and burn after ``max_attempts`` wrong guesses. A new code replaces the old one.
+
+    Wrong guesses are also counted per address and purpose across codes, so asking
+    for a new code gives no fresh guesses: at most ``guesses_per_hour`` an hour.
+    """
 
     def __init__(
         self,
         codes: OneTimeCodeRepository,
+        guesses: GuessCounterRepository,
         hasher: KeyedHasher,
         clock: Clock,
         policy: CodePolicy,
     ) -> None:
         self._codes = codes
+        self._guesses = guesses
         self._hasher = hasher
         self._clock = clock
         self.policy = policy
@@ -56,21 +72,37 @@ class OneTimeCodeService:
         )
         return code
 
-    async def check(self, user_id: str, purpose: CodePurpose, code: str) -> OneTimeCode:
-        """The stored code if ``code`` matches it; a wrong guess is counted (and may burn it).
+    async def check(
+        self, email: str, user_id: str | None, purpose: CodePurpose, code: str
+    ) -> OneTimeCode:
+        """The stored code if ``code`` matches the one sent to ``email`` for ``user_id``.
 
-        Call outside a unit of work: a wrong guess must be counted even though the
-        request fails.
+        ``user_id`` is None when no account may use a code (none has the address):
+        the guess then fails and is counted like any other wrong one. A wrong guess
+        is counted (and may burn the code). Call outside a unit of work: a wrong
+        guess must be counted even though the request fails.
         """
-        stored = await self._codes.get(user_id, purpose)
-        if stored is None or not stored.is_usable(self._clock.now(), self.policy.max_attempts):
-            raise InvalidCodeError()
-        if not self._hasher.matches(stored.code_hash, purpose.value, user_id, code):
+        now = self._clock.now()
+        key = self._hasher.digest("code-guesses", purpose.value, email.strip().lower())
+        window = await self._guesses.current(key, now, GUESS_WINDOW_SECONDS)
+        if window.count >= self.policy.guesses_per_window:
+            raise CodeGuessesExhaustedError(
+                retry_after=max(1, math.ceil((window.resets_at - now).total_seconds()))
+            )
+        stored = await self._codes.get(user_id, purpose) if user_id is not None else None
+        if (
+            stored is not None
+            and user_id is not None
+            and stored.is_usable(now, self.policy.max_attempts)
+            and self._hasher.matches(stored.code_hash, purpose.value, user_id, code)
+        ):
+            return stored
+        await self._guesses.hit(key, now, GUESS_WINDOW_SECONDS)
+        if stored is not None and user_id is not None:
             attempts = await self._codes.record_failure(stored.id)
             if attempts >= self.policy.max_attempts:
                 await self._codes.delete(user_id, purpose)
-            raise InvalidCodeError()
-        return stored
+        raise InvalidCodeError()
 
     async def consume(self, code: OneTimeCode) -> None:
         """Use the code up; of concurrent requests with the right code only one succeeds."""

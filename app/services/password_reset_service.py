@@ -12,6 +12,7 @@ from app.models.errors import InvalidCodeError, NotFoundError
 from app.models.one_time_code import CodePurpose
 from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
+from app.services.login_throttle import LoginThrottle
 from app.services.one_time_code_service import OneTimeCodeService
 from app.services.password_policy import PasswordPolicy
 
@@ -33,7 +34,9 @@ class PasswordResetService:
         clock: Clock,
         password_policy: PasswordPolicy,
         audit: AuditTrail,
+        throttle: LoginThrottle,
     ) -> None:
+        self._throttle = throttle
         self._audit = audit
         self._password_policy = password_policy
         self._users = users
@@ -58,11 +61,12 @@ class PasswordResetService:
             )
 
     async def reset(self, email: str, code: str, new_password: str) -> None:
-        user = await self._users.get_by_email(email)
-        if user is None or not user.is_active:
+        found = await self._users.get_by_email(email)
+        user = found if found is not None and found.is_active else None
+        stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
+        if user is None:
             raise InvalidCodeError()
-        stored = await self._codes.check(user.id, PURPOSE, code)
-        self._password_policy.check(new_password, user.email)
+        await self._password_policy.check(new_password, user.email, user.full_name)
         hashed = await self._hasher.hash(new_password)
         now = self._clock.now()
         async with self._uow.atomic():
@@ -76,3 +80,5 @@ class PasswordResetService:
             await self._sessions.revoke_all(user.id, now)
             await self._invoker.execute(PasswordChangedCommand(updated, now))
             await self._audit.record(AuditEventType.PASSWORD_RESET, subject=updated)
+        # The code proved the mailbox: whoever was guessing no longer keeps the owner out.
+        await self._throttle.lift(email)

@@ -53,8 +53,11 @@ async def mail(
 async def mail_no_cooldown(
     make_settings: SettingsFactory, smtp_server: SmtpTestServer
 ) -> AsyncIterator[MailEnv]:
-    """The app with OTP_RESEND_COOLDOWN_SECONDS=0, for tests that resend on purpose."""
-    settings = email_settings(make_settings, smtp_server, otp_resend_cooldown_seconds=0)
+    """The app with OTP_RESEND_COOLDOWN_SECONDS=0, for tests that resend on purpose, and
+    the address's hourly bound on wrong codes raised out of the way of one code's own."""
+    settings = email_settings(
+        make_settings, smtp_server, otp_resend_cooldown_seconds=0, otp_guesses_per_hour=100
+    )
     async with running_mail_app(settings, smtp_server) as env:
         yield env
 

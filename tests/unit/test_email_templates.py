@@ -11,6 +11,7 @@ from jinja2 import UndefinedError
 
 from app.commands.base import EmailBranding, EmailCommand
 from app.commands.email_commands import (
+    AccountUnlockCommand,
     BulkVerificationCommand,
     PasswordChangedCommand,
     PasswordResetCodeCommand,
@@ -24,6 +25,7 @@ from app.utils.template_renderer import JinjaTemplateRenderer
 
 PROJECT_NAME = "Acme Accounts"
 FRONTEND_URL = "https://app.acme.example/portal/"
+UNLOCK_TOKEN = "1767225600.c2VjcmV0LW5vbmNlLTEyMzQ." + "ab" * 32
 CODE = "739164"
 SCRIPT_NAME = "<script>alert(1)</script>"
 CHANGED_AT = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
@@ -73,6 +75,12 @@ CASES: dict[str, Case] = {
         None,
     ),
     "welcome": Case(lambda user: WelcomeCommand(user), EmailKind.WELCOME, "login", None),
+    "account_unlock": Case(
+        lambda user: AccountUnlockCommand(user, UNLOCK_TOKEN, ttl_minutes=15),
+        EmailKind.ACCOUNT_UNLOCK,
+        f"unlock?token={UNLOCK_TOKEN}",
+        UNLOCK_TOKEN,
+    ),
 }
 
 

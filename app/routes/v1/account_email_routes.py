@@ -11,6 +11,7 @@ from app.schemas.email import (
     AcceptedResponse,
     EmailAddressRequest,
     ResetPasswordRequest,
+    UnlockRequest,
     VerifyEmailRequest,
 )
 from app.schemas.user import UserRead
@@ -75,3 +76,25 @@ class AccountEmailRoutes(BaseRoutes):
         async def reset_password(body: ResetPasswordRequest) -> None:
             await limiter.hit(RateLimit.CODE_PER_ADDRESS, body.email)
             await controller.reset_password(body)
+
+        @self.router.post(
+            "/request-unlock",
+            status_code=status.HTTP_202_ACCEPTED,
+            responses=problems(422, 429),
+            summary="Email an unlock link, for logins refused with unlock_required",
+        )
+        async def request_unlock(body: EmailAddressRequest) -> AcceptedResponse:
+            await limit_email("unlock", body.email)
+            await controller.request_unlock(body)
+            return AcceptedResponse()
+
+        @self.router.post(
+            "/unlock",
+            status_code=status.HTTP_204_NO_CONTENT,
+            responses=problems(400, 422, 429),
+            summary="Redeem an unlock token: this client may log in again",
+        )
+        async def unlock(body: UnlockRequest) -> None:
+            # Per client only: a per-address limit would let anyone spend the owner's.
+            await limiter.hit(RateLimit.LOGIN_PER_IP, client_ip())
+            await controller.unlock(body)

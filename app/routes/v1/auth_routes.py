@@ -64,11 +64,18 @@ class AuthRoutes(BaseRoutes):
             response: Response,
         ) -> TokenResponse:
             await limiter.hit(RateLimit.LOGIN_PER_IP, client_ip())
+            # `username` is deliberately not an `Email`: the password grant answers bad
+            # credentials with one error (RFC 6749 §5.2), and an address that no account
+            # can have, over-long for instance, is simply unknown.
             # Before the per-account count: no account has such a name, and a limiter
             # key of up to a megabyte (the body limit) must not reach Redis.
             if len(form.username) > MAX_USERNAME_LENGTH or len(form.password) > PASSWORD_MAX_LENGTH:
                 raise InvalidCredentialsError()
-            await limiter.hit(RateLimit.LOGIN_PER_ACCOUNT, form.username.strip().lower())
+            # Per account and client: counted per account alone, anyone could spend the
+            # owner's allowance (the account-wide bound is LoginThrottle's guess budget).
+            await limiter.hit(
+                RateLimit.LOGIN_PER_ACCOUNT, f"{form.username.strip().lower()}|{client_ip()}"
+            )
             _no_store(response)
             return await controller.login(form.username, form.password, client)
 
