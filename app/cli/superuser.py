@@ -24,6 +24,7 @@ async def _create(settings: Settings, email: str, password: str) -> int:
     finally:
         await container.storage.close()
         container.hasher.close()
+        container.strength_estimator.close()
     if created:
         typer.echo(f"Created superuser {user.email} ({user.id})")
         return 0

@@ -1,62 +1,97 @@
-"""The rules a new password must meet beyond its length: not common, not the email's name."""
+"""The rules a new password must meet beyond its length: hard to guess, not the email's name."""
 
-from collections.abc import Iterable
-from functools import cache
-from importlib.resources import files
-from typing import Final, Self
+import re
+from collections.abc import Iterable, Sequence
+from typing import Final
 
+from app.interfaces.password_strength import MAX_SCORE, PasswordStrengthEstimator, StrengthEstimate
 from app.models.errors import WeakPasswordError
 
-COMMON_PASSWORDS_RESOURCE: Final = ("data", "common_passwords.txt")
+# Words shorter than this are left out of the context: "ab@example.com" would otherwise
+# make every password containing "ab" look weaker.
+MIN_CONTEXT_WORD_LENGTH: Final = 3
+_WORD_SEPARATORS: Final = re.compile(r"[\W_]+")
+_FALLBACK_SUGGESTION: Final = "Add another word or two. Uncommon words are better."
 
 
-@cache
-def load_common_passwords() -> frozenset[str]:
-    """The bundled list of the 10,000 most common passwords, lower-cased.
+def context_words(email: str, full_name: str | None, product_words: Iterable[str]) -> list[str]:
+    """The words an attacker who knows the account would try first.
 
-    It ships as package data (app/services/data/common_passwords.txt, sources in the README
-    beside it) and is read once per process.
+    The email's local part and domain, the full name, and ``product_words`` (the
+    application's name): each whole, and each split into its words, all lower-case,
+    without duplicates and without words shorter than MIN_CONTEXT_WORD_LENGTH.
     """
-    text = files("app.services").joinpath(*COMMON_PASSWORDS_RESOURCE).read_text(encoding="utf-8")
-    return frozenset(line for line in text.splitlines() if line)
+    local_part, _, domain = email.rpartition("@")
+    phrases = [local_part, domain, full_name or "", *product_words]
+    words: dict[str, None] = {}
+    for phrase in phrases:
+        for word in (phrase, *_WORD_SEPARATORS.split(phrase)):
+            word = word.strip().lower()
+            if len(word) >= MIN_CONTEXT_WORD_LENGTH:
+                words[word] = None
+    return list(words)
+
+
+def _letters_and_digits(text: str) -> str:
+    return _WORD_SEPARATORS.sub("", text).casefold()
 
 
 class PasswordPolicy:
-    """Refuses passwords that are easy to guess for someone who knows the list or the account.
+    """Refuses passwords that are easy to guess for anyone, or for someone who knows the account.
 
-    A password is refused when its lower-case form is one of the common passwords, or when
-    it equals or contains the local part of the account's email (the part before the "@"),
-    compared without regard to case. Local parts shorter than MIN_LOCAL_PART_LENGTH are not
-    checked, since "ab@example.com" would otherwise forbid every password containing "ab".
-    Length (8 to 128 characters) is enforced by the request schemas, not here.
+    1. The password must not contain the local part of the account's email (the part
+       before the "@"), its full name or one of ``product_words`` (the service's name),
+       compared on letters and digits only and without regard to case: "John-Smith!"
+       contains "john.smith". zxcvbn rates these words as easy to guess, but it charges
+       each further piece of a password at least 10^4 guesses, so "x-" + local part +
+       "-x" would reach score 3; and it sees only the first characters of a password.
+       Phrases shorter than MIN_CONTEXT_WORD_LENGTH letters and digits are not checked.
+    2. Its strength estimate must reach ``min_score`` (0 to MAX_SCORE), with the words
+       of ``context_words`` counted as known to the attacker. The estimator's frequency
+       lists come from real leaked passwords, so common passwords score 0 to 2.
 
-    The error messages never repeat the password.
+    Length (8 to 128 characters) is enforced by the request schemas, not here. The error
+    messages never repeat the password.
     """
 
-    MIN_LOCAL_PART_LENGTH: Final = 3
+    def __init__(
+        self,
+        estimator: PasswordStrengthEstimator,
+        min_score: int,
+        product_words: Sequence[str] = (),
+    ) -> None:
+        if not 0 <= min_score <= MAX_SCORE:
+            raise ValueError(f"min_score must be between 0 and {MAX_SCORE}")
+        self._estimator = estimator
+        self._min_score = min_score
+        self._product_words = tuple(product_words)
 
-    def __init__(self, common_passwords: Iterable[str]) -> None:
-        self._common = frozenset(password.lower() for password in common_passwords)
-
-    @classmethod
-    def from_bundled_list(cls) -> Self:
-        """A policy over the list that ships with the application."""
-        return cls(load_common_passwords())
-
-    def check(self, password: str, email: str) -> None:
-        """Return if the password may be used for the account of email; raise otherwise.
+    async def check(self, password: str, email: str, full_name: str | None = None) -> None:
+        """Return if the password may be used for this account; raise otherwise.
 
         Raises:
-            WeakPasswordError: the password is common or contains the email's local part.
+            WeakPasswordError: the password contains the email's local part, the name
+                or the service's name, or scores below the minimum; the message says
+                why and what to do.
         """
-        if password.lower() in self._common:
-            raise WeakPasswordError(
-                "This password is one of the most commonly used passwords; choose another."
-            )
-        local_part = email.rsplit("@", 1)[0]
-        if len(local_part) >= self.MIN_LOCAL_PART_LENGTH and (
-            local_part.casefold() in password.casefold()
-        ):
-            raise WeakPasswordError(
-                "The password must not contain the part of your email address before the @."
-            )
+        letters = _letters_and_digits(password)
+        for phrase in (email.rsplit("@", 1)[0], full_name or "", *self._product_words):
+            word = _letters_and_digits(phrase)
+            if len(word) >= MIN_CONTEXT_WORD_LENGTH and word in letters:
+                raise WeakPasswordError(
+                    "The password must not contain your name, the part of your email "
+                    "address before the @, or the name of this service."
+                )
+        estimate = await self._estimator.estimate(
+            password, context_words(email, full_name, self._product_words)
+        )
+        if estimate.score < self._min_score:
+            raise WeakPasswordError(self._too_guessable(estimate))
+
+    def _too_guessable(self, estimate: StrengthEstimate) -> str:
+        advice = [estimate.warning] if estimate.warning else []
+        advice += estimate.suggestions or (_FALLBACK_SUGGESTION,)
+        return (
+            f"This password is too easy to guess: it scores {estimate.score} of {MAX_SCORE} "
+            f"on strength, and {self._min_score} is required. " + " ".join(advice)
+        )

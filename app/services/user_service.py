@@ -86,7 +86,7 @@ class UserService:
         result = await self._hasher.verify(current, principal.user.hashed_password)
         if not result.valid:
             raise IncorrectPasswordError()
-        self._password_policy.check(new, principal.user.email)
+        await self._password_policy.check(new, principal.user.email, principal.user.full_name)
         hashed = await self._hasher.hash(new)
         now = self._clock.now()
         async with self._uow.atomic():
@@ -107,7 +107,9 @@ class UserService:
 
     async def create(self, actor: User, new_user: NewUser) -> User:
         self._policy.ensure_can_assign(actor, new_user.role)
-        self._password_policy.check(new_user.password, new_user.email)
+        await self._password_policy.check(
+            new_user.password, new_user.email, new_user.full_name
+        )
         hashed = await self._hasher.hash(new_user.password)
         user = self._factory.create(
             email=new_user.email,
@@ -185,7 +187,7 @@ class UserService:
         existing = await self._users.get_by_email(email.strip().lower())
         if existing is not None:
             return existing, False
-        self._password_policy.check(password, email)
+        await self._password_policy.check(password, email)
         hashed = await self._hasher.hash(password)
         user = self._factory.create(
             email=email, hashed_password=hashed, role=Role.SUPERADMIN, is_verified=True

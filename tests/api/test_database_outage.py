@@ -25,7 +25,7 @@ async def _exercise_outage(client: httpx.AsyncClient, set_down: Switch) -> None:
     ready = await client.get("/ready")
     me = await client.get(f"{V1}/users/me", headers=caller.headers)
     register = await client.post(
-        f"{V1}/auth/register", json={"email": "new@example.com", "password": "password-123"}
+        f"{V1}/auth/register", json={"email": "new@example.com", "password": "plum-Orbit-4-ladder"}
     )
 
     assert_problem(ready, 503, "service_unavailable")
@@ -42,7 +42,7 @@ async def _exercise_outage(client: httpx.AsyncClient, set_down: Switch) -> None:
     assert me_again.json()["email"] == "outage@example.com"
     # The write refused during the outage left nothing behind and now succeeds.
     again = await client.post(
-        f"{V1}/auth/register", json={"email": "new@example.com", "password": "password-123"}
+        f"{V1}/auth/register", json={"email": "new@example.com", "password": "plum-Orbit-4-ladder"}
     )
     assert again.status_code == 201
 

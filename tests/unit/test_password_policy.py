@@ -1,139 +1,202 @@
-"""The password policy: no common password, no email local part; and the list it ships."""
+"""The password policy on the real zxcvbn estimator: the score, the context words, the advice."""
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from app.models.errors import WeakPasswordError
-from app.services.password_policy import PasswordPolicy, load_common_passwords
+from app.services.password_policy import PasswordPolicy, context_words
+from app.utils.zxcvbn_estimator import ZxcvbnStrengthEstimator
 
-DATA_FILE = (
-    Path(__file__).resolve().parents[2] / "app" / "services" / "data" / "common_passwords.txt"
-)
 STRONG = "violet-Harbour-7-kettle"
+SOMEONE = "someone@example.com"
+PRODUCT = "oop-fastapi-backend"
 
 
 @pytest.fixture(scope="module")
-def policy() -> PasswordPolicy:
-    return PasswordPolicy.from_bundled_list()
+def estimator() -> Iterator[ZxcvbnStrengthEstimator]:
+    estimator = ZxcvbnStrengthEstimator()
+    yield estimator
+    estimator.close()
 
 
-def _accepts(policy: PasswordPolicy, password: str, email: str) -> bool:
+@pytest.fixture
+def policy(estimator: ZxcvbnStrengthEstimator) -> PasswordPolicy:
+    return PasswordPolicy(estimator, min_score=3, product_words=(PRODUCT,))
+
+
+async def accepts(
+    policy: PasswordPolicy, password: str, email: str = SOMEONE, full_name: str | None = None
+) -> bool:
     try:
-        policy.check(password, email)
+        await policy.check(password, email, full_name)
     except WeakPasswordError:
         return False
     return True
 
 
-def _refusal(policy: PasswordPolicy, password: str, email: str) -> WeakPasswordError:
+async def refusal(
+    policy: PasswordPolicy, password: str, email: str = SOMEONE, full_name: str | None = None
+) -> WeakPasswordError:
     with pytest.raises(WeakPasswordError) as caught:
-        policy.check(password, email)
-    return caught.value
+        await policy.check(password, email, full_name)
+    error = caught.value
+    assert error.code == "weak_password"
+    for text in (error.message, str(error)):
+        assert password.casefold() not in text.casefold(), "the refusal repeats the password"
+    return error
 
 
-def test_the_data_file_is_a_pure_list_of_10000_unique_lower_case_passwords() -> None:
-    text = DATA_FILE.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    assert text.endswith("\n")
-    assert "\r" not in text
-    assert len(lines) == 10_000
-    assert len(set(lines)) == 10_000
-    assert all(line and line == line.strip() for line in lines)
-    assert all(line == line.lower() for line in lines)
-    assert not [line for line in lines if line.startswith("#")]
-
-
-def test_the_list_is_in_rank_order() -> None:
-    lines = DATA_FILE.read_text(encoding="utf-8").splitlines()
-    assert lines[:5] == ["password", "123456", "12345678", "1234", "qwerty"]
-
-
-def test_the_loader_reads_the_bundled_list() -> None:
-    common = load_common_passwords()
-    assert len(common) == 10_000
-    assert {"password", "123456", "qwerty", "iloveyou", "michael"} <= common
-    assert STRONG.lower() not in common
-
-
-@pytest.mark.parametrize("password", ["password", "12345678", "qwerty", "baseball", "iloveyou"])
-def test_refuses_a_common_password(policy: PasswordPolicy, password: str) -> None:
-    _refusal(policy, password, "someone@example.com")
-
-
-@pytest.mark.parametrize("password", ["PASSWORD", "Password", "QwErTy", "BaseBall", "ILoveYou"])
-def test_refuses_a_common_password_in_another_letter_case(
-    policy: PasswordPolicy, password: str
-) -> None:
-    _refusal(policy, password, "someone@example.com")
+# --- the score ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "password",
-    ["john.smith", "john.smith2024!", "my-JOHN.SMITH-pass", "John.Smith", "xxJoHn.SmItHxx"],
+    # All of 8 characters or more: the length rule does not stop them.
+    ["password123", "Password1", "qwertyuiop", "iloveyou1", "baseball", "1q2w3e4r5t", "P@ssw0rd!"],
 )
-def test_refuses_a_password_equal_to_or_containing_the_email_local_part(
-    policy: PasswordPolicy, password: str
+async def test_refuses_a_common_password(policy: PasswordPolicy, password: str) -> None:
+    error = await refusal(policy, password)
+    assert "too easy to guess" in error.message
+
+
+async def test_the_refusal_explains_itself_with_the_estimators_advice(
+    policy: PasswordPolicy, estimator: ZxcvbnStrengthEstimator
 ) -> None:
-    _refusal(policy, password, "john.smith@example.com")
-
-
-def test_refuses_the_local_part_when_the_email_is_in_upper_case(policy: PasswordPolicy) -> None:
-    _refusal(policy, "horsebattery-alice-staple", "ALICE@EXAMPLE.COM")
-
-
-def test_the_domain_of_the_email_is_not_checked(policy: PasswordPolicy) -> None:
-    assert _accepts(policy, "example-correct-horse", "alice@example.com")
-    _refusal(policy, "xx-alice-yy-zz", "alice@example.com")
-
-
-def test_accepts_a_strong_password(policy: PasswordPolicy) -> None:
-    assert _accepts(policy, STRONG, "john.smith@example.com")
-
-
-def test_accepts_a_password_containing_a_local_part_shorter_than_three(
-    policy: PasswordPolicy,
-) -> None:
-    assert _accepts(policy, "fabulous-abacus-42", "ab@x.com")
-
-
-def test_a_local_part_of_exactly_three_characters_is_checked(policy: PasswordPolicy) -> None:
-    _refusal(policy, "fabulous-abc-42-zz", "abc@x.com")
+    estimate = await estimator.estimate("password123", [])
+    assert estimate.score < 3
+    assert estimate.warning
+    assert estimate.suggestions
+    error = await refusal(policy, "password123")
+    assert f"scores {estimate.score} of 4" in error.message
+    assert "3 is required" in error.message
+    assert estimate.warning in error.message
+    for suggestion in estimate.suggestions:
+        assert suggestion in error.message
 
 
 @pytest.mark.parametrize(
-    ("password", "email"),
-    [("Sunshine", "someone@example.com"), ("john.smith2024!", "john.smith@example.com")],
+    "password", [STRONG, "correct-horse-battery", "a-brand-new-passphrase", "Zq7!mT#w-Kb4%nR9@"]
 )
-def test_the_error_does_not_echo_the_password(
-    policy: PasswordPolicy, password: str, email: str
+async def test_accepts_a_strong_password(policy: PasswordPolicy, password: str) -> None:
+    assert await accepts(policy, password, "john.smith@example.com", "John Smith")
+
+
+async def test_the_minimum_score_is_the_one_configured(
+    estimator: ZxcvbnStrengthEstimator,
 ) -> None:
-    error = _refusal(policy, password, email)
-    assert error.code == "weak_password"
-    assert error.message
-    for text in (error.message, str(error)):
-        assert password not in text
-        assert password.lower() not in text.lower()
+    password = "rV9-qm%Tz"  # nine characters, scored 3 by zxcvbn 4.5.0
+    assert (await estimator.estimate(password, [])).score == 3
+    assert await accepts(PasswordPolicy(estimator, min_score=3), password)
+    stricter = await refusal(PasswordPolicy(estimator, min_score=4), password)
+    # zxcvbn gives no advice above score 2; the refusal still says what to do.
+    assert "scores 3 of 4" in stricter.message
+    assert "Add another word or two" in stricter.message
+    assert await accepts(PasswordPolicy(estimator, min_score=0), "password123")
 
 
-def test_the_two_refusals_give_different_reasons(policy: PasswordPolicy) -> None:
-    common = _refusal(policy, "password", "someone@example.com")
-    local = _refusal(policy, "john.smith2024!", "john.smith@example.com")
-    assert common.message != local.message
-    assert "common" in common.message
-    assert "email" in local.message
+@pytest.mark.parametrize("min_score", [-1, 5])
+def test_a_score_outside_zero_to_four_is_refused(
+    estimator: ZxcvbnStrengthEstimator, min_score: int
+) -> None:
+    with pytest.raises(ValueError, match="min_score"):
+        PasswordPolicy(estimator, min_score=min_score)
 
 
-def test_an_injected_set_replaces_the_bundled_list() -> None:
-    assert {"password", "qwertyuiop"} <= load_common_passwords()
-    tiny = PasswordPolicy({"Tr0ub4dor&3", "hunter2hunter2"})
-    _refusal(tiny, "tr0ub4dor&3", "someone@example.com")
-    _refusal(tiny, "HUNTER2HUNTER2", "someone@example.com")
-    assert _accepts(tiny, "password", "someone@example.com")
-    assert _accepts(tiny, "qwertyuiop", "someone@example.com")
+# --- the account's own words ---------------------------------------------------------
 
 
-def test_an_injected_empty_set_still_refuses_the_local_part() -> None:
-    empty = PasswordPolicy(frozenset())
-    assert _accepts(empty, "password", "someone@example.com")
-    _refusal(empty, "someone-1234", "someone@example.com")
+@pytest.mark.parametrize(
+    "password",
+    [
+        "john.smith",
+        "john.smith2024!",
+        "my-JOHN.SMITH-pass",
+        "xxJoHn.SmItHxx",
+        # The local part with other separators, or none, is still the local part.
+        "John-Smith-1990!",
+        "johnsmith-rules-ok",
+    ],
+)
+async def test_refuses_a_password_containing_the_email_local_part(
+    policy: PasswordPolicy, password: str
+) -> None:
+    error = await refusal(policy, password, "john.smith@example.com")
+    assert "email address" in error.message
+
+
+@pytest.mark.parametrize("password", ["OscarWilde", "oscar.wilde.1854", "x-OSCAR WILDE-x"])
+async def test_refuses_a_password_containing_the_full_name(
+    policy: PasswordPolicy, password: str
+) -> None:
+    error = await refusal(policy, password, "ow@example.com", "Oscar Wilde")
+    assert "your name" in error.message
+    # Without the name, the same password is only judged on its strength.
+    assert "your name" not in (await refusal_or_none(policy, password, "ow@example.com"))
+
+
+async def refusal_or_none(policy: PasswordPolicy, password: str, email: str) -> str:
+    try:
+        await policy.check(password, email)
+    except WeakPasswordError as exc:
+        return exc.message
+    return ""
+
+
+async def test_the_name_in_another_order_is_caught_by_the_context_words(
+    policy: PasswordPolicy,
+) -> None:
+    """Not contained as written, but zxcvbn knows both words from the account."""
+    password = "QuixbyZoltan"
+    assert await accepts(policy, password, "z.q@example.com")
+    error = await refusal(policy, password, "z.q@example.com", "Zoltan Quixby")
+    assert "too easy to guess" in error.message
+
+
+async def test_the_email_domain_is_a_context_word(policy: PasswordPolicy) -> None:
+    password = "Brightwaterlabs"
+    assert await accepts(policy, password, "ops@example.com")
+    await refusal(policy, password, "ops@brightwaterlabs.io")
+
+
+async def test_the_product_name_is_a_context_word(estimator: ZxcvbnStrengthEstimator) -> None:
+    without = PasswordPolicy(estimator, min_score=3)
+    with_product = PasswordPolicy(estimator, min_score=3, product_words=(PRODUCT,))
+    # Its words, through zxcvbn.
+    assert await accepts(without, "fastapibackend")
+    error = await refusal(with_product, "fastapibackend")
+    assert "too easy to guess" in error.message
+    # The whole name, contained: zxcvbn alone would see only "oop-fastapi-back".
+    assert await accepts(without, "my-OOP-FastAPI-Backend")
+    error = await refusal(with_product, "my-OOP-FastAPI-Backend")
+    assert "name of this service" in error.message
+
+
+async def test_words_shorter_than_three_are_not_checked(policy: PasswordPolicy) -> None:
+    assert await accepts(policy, "fabulous-abacus-42", "ab@x.com", "Al")
+    await refusal(policy, "fabulous-abc-42-zz", "abc@x.com")
+
+
+async def test_the_policy_is_about_the_accounts_own_email(policy: PasswordPolicy) -> None:
+    assert await accepts(policy, "mallory.smith-is-not-me-7", "oscar.wilde@example.com")
+    await refusal(policy, "mallory.smith-is-not-me-7", "mallory.smith@example.com")
+
+
+def test_context_words_split_the_email_and_the_names() -> None:
+    words = context_words("Jean-Luc.Picard@Star_Fleet.org", "Jean-Luc Picard", [PRODUCT])
+    assert words == [
+        "jean-luc.picard",
+        "jean",
+        "luc",
+        "picard",
+        "star_fleet.org",
+        "star",
+        "fleet",
+        "org",
+        "jean-luc picard",
+        PRODUCT,
+        "oop",
+        "fastapi",
+        "backend",
+    ]
+    assert context_words("ab@x.io", None, []) == ["x.io"]
