@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -22,7 +23,43 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
-Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower)]
+# RFC 5321 §4.5.3.1, in octets of the address as stored and sent: the longest local
+# part and domain an SMTP server must accept, and the 256-octet path less its angle
+# brackets (which alone keeps a domain to 252). A longer address cannot be relied on
+# to receive mail, so none is accepted.
+LOCAL_PART_MAX_OCTETS = 64
+DOMAIN_MAX_OCTETS = 255
+EMAIL_MAX_OCTETS = 254
+
+
+def within_smtp_limits(address: str) -> str:
+    """Refuse an address over RFC 5321's limits, as an invalid address.
+
+    email-validator, as pydantic calls it, checks the domain (at 253 octets, the DNS
+    limit) and the whole address, but leaves the local part to its strict mode. All
+    three rules are stated here, so that no change of the library can loosen them.
+    """
+    local, _, domain = address.rpartition("@")
+    for part, name, limit in (
+        (local, "The part before the @-sign", LOCAL_PART_MAX_OCTETS),
+        (domain, "The part after the @-sign", DOMAIN_MAX_OCTETS),
+        (address, "The address", EMAIL_MAX_OCTETS),
+    ):
+        if len(part.encode()) > limit:
+            raise PydanticCustomError(
+                "value_error",
+                "value is not a valid email address: {reason}",
+                {"reason": f"{name} is longer than {limit} octets."},
+            )
+    return address
+
+
+Email = Annotated[
+    EmailStr,
+    Field(max_length=EMAIL_MAX_OCTETS),
+    AfterValidator(_lower),
+    AfterValidator(within_smtp_limits),
+]
 Password = Annotated[str, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

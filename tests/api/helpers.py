@@ -13,6 +13,8 @@ from tests.conftest import DEFAULT_PASSWORD, SUPERUSER_EMAIL, SUPERUSER_PASSWORD
 V1 = "/api/v1"
 V2 = "/api/v2"
 PROBLEM_JSON = "application/problem+json"
+# Headers that legitimately differ between two responses to the same request.
+VOLATILE_HEADERS = frozenset({"x-request-id", "date"})
 
 
 @dataclass
@@ -59,6 +61,17 @@ def assert_problem(
     if status == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
     return body
+
+
+def comparable(response: httpx.Response) -> tuple[int, dict[str, str], Any]:
+    """Status, headers and body with the per-request values removed."""
+    headers = {
+        name: value for name, value in response.headers.items() if name not in VOLATILE_HEADERS
+    }
+    body = response.json() if response.content else None
+    if isinstance(body, dict):
+        body.pop("request_id", None)
+    return response.status_code, headers, body
 
 
 async def register(

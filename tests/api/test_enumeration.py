@@ -20,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from tests.api.helpers import V1, register
+from tests.api.helpers import V1, comparable, register
 from tests.conftest import DEFAULT_PASSWORD, SettingsFactory
 
 SAMPLES = 30
@@ -30,8 +30,6 @@ ABSOLUTE_TOLERANCE = 0.025
 KNOWN = "known.user@example.com"
 UNKNOWN = "no.such.user@example.com"
 WRONG_PASSWORD = "not-the-password-1"
-# Headers that legitimately differ between two responses.
-VOLATILE_HEADERS = {"x-request-id", "date"}
 
 Send = Callable[[str], Awaitable[httpx.Response]]
 
@@ -51,17 +49,6 @@ async def client(make_settings: SettingsFactory) -> AsyncIterator[httpx.AsyncCli
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
-
-
-def comparable(response: httpx.Response) -> tuple[int, dict[str, str], Any]:
-    """Status, headers and body with the per-request values removed."""
-    headers = {
-        name: value for name, value in response.headers.items() if name not in VOLATILE_HEADERS
-    }
-    body = response.json() if response.content else None
-    if isinstance(body, dict):
-        body.pop("request_id", None)
-    return response.status_code, headers, body
 
 
 async def timed(send: Send, email: str) -> tuple[float, httpx.Response]:
