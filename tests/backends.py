@@ -47,6 +47,19 @@ def mongodb_server() -> str:
     return url
 
 
+def interleave_mongodb_fake() -> None:
+    """Let the calls of concurrent requests interleave on the installed MongoDB fake.
+
+    A no-op on every other backend: their calls wait on a server, so they interleave.
+    """
+    try:
+        client = MongoConnection.client()
+    except RuntimeError:
+        return
+    if isinstance(client, AsyncMongomockClient):
+        client.interleaving.on = True
+
+
 def with_database(url: str, name: str) -> str:
     """The MongoDB URL with its database path set to ``name`` (options kept)."""
     base, _, options = url.partition("?")

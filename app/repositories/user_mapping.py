@@ -1,4 +1,5 @@
-"""Turning a stored user record (SQL row or MongoDB document) into a ``User``."""
+"""What the SQL and MongoDB user adapters share: reading a stored user record (row or
+document) into a ``User``, and telling which changes the superadmin guard must check."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -21,3 +22,9 @@ def user_from_record(record: Mapping[Any, Any], user_id: str, prefix: str = "") 
         created_at=record[f"{prefix}created_at"],
         updated_at=record[f"{prefix}updated_at"],
     )
+
+
+def removes_active_superadmin(changes: Mapping[str, Any]) -> bool:
+    """Whether ``changes`` would end an active superadmin's status if applied to one."""
+    demotes = "role" in changes and Role(changes["role"]) is not Role.SUPERADMIN
+    return demotes or changes.get("is_active") is False

@@ -170,8 +170,9 @@ class UserService:
         self._policy.ensure_can_manage(actor, target)
         if target.id == actor.id:
             raise SelfManagementError()
+        # The delete goes first: it may refuse (the last superadmin), and without a
+        # transaction nothing may have changed by then. It takes the sessions with it.
         async with self._uow.atomic():
-            await self._sessions.revoke_all(target.id, self._clock.now())
             if not await self._users.delete(target.id):
                 raise NotFoundError("No user with this id.")
             await self._audit.record(AuditEventType.USER_DELETED, subject=target, actor=actor)

@@ -1,5 +1,6 @@
 """The admin user API (/api/v1/users) over HTTP: permissions, privileged accounts, listing."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.api.helpers import (
     login_superuser,
     register_and_login,
 )
+from tests.backends import interleave_mongodb_fake
 from tests.conftest import DEFAULT_PASSWORD, SUPERUSER_EMAIL
 
 USERS = f"{V1}/users"
@@ -513,6 +515,73 @@ async def test_superadmin_may_rename_itself_and_repeat_its_own_state(
     assert response.status_code == 200, response.text
     assert response.json()["full_name"] == "The Root"
     assert response.json()["role"] == "superadmin"
+
+
+# --- the last active superadmin ----------------------------------------------------------
+
+SUPERADMIN_RACE_ROUNDS = 8
+# The request that removes another superadmin, by how.
+REMOVAL_REQUESTS: dict[str, tuple[str, dict[str, Any] | None]] = {
+    "demote": ("PATCH", {"role": "admin"}),
+    "deactivate": ("PATCH", {"is_active": False}),
+    "delete": ("DELETE", None),
+}
+# How the loser of a race is refused: by the guard when both requests got that far, or,
+# once the winner's change has committed, because it is no longer a superadmin (403) or
+# no longer logged in (401).
+LOSING_PROBLEMS = {(409, "last_superadmin"), (403, "permission_denied"), (401, "invalid_token")}
+
+
+async def active_superadmin_ids(client: httpx.AsyncClient, actor: LoggedIn) -> list[str]:
+    body = await list_users(client, actor, role="superadmin", is_active="true", limit=100)
+    return [item["id"] for item in body["items"]]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param("demote", "demote", id="demote-vs-demote"),
+        pytest.param("deactivate", "deactivate", id="deactivate-vs-deactivate"),
+        pytest.param("delete", "delete", id="delete-vs-delete"),
+        pytest.param("demote", "delete", id="demote-vs-delete"),
+        pytest.param("deactivate", "demote", id="deactivate-vs-demote"),
+    ],
+)
+async def test_two_superadmins_removing_each_other_at_once_leave_exactly_one(
+    client: httpx.AsyncClient, root: LoggedIn, first: str, second: str
+) -> None:
+    async def remove(actor: LoggedIn, target: LoggedIn, how: str) -> httpx.Response:
+        method, body = REMOVAL_REQUESTS[how]
+        return await client.request(
+            method, user_url(target.user_id), json=body, headers=actor.headers
+        )
+
+    interleave_mongodb_fake()
+    survivor = root
+    guarded_rounds = 0
+    for round_number in range(SUPERADMIN_RACE_ROUNDS):
+        other = await create_and_login(
+            client, survivor, f"root-{round_number}@example.com", role="superadmin"
+        )
+        pair = (survivor, other)
+
+        responses = await asyncio.gather(
+            remove(survivor, other, first), remove(other, survivor, second)
+        )
+
+        succeeded = [r.is_success for r in responses]
+        assert succeeded.count(True) == 1, (round_number, [r.text for r in responses])
+        loser = responses[succeeded.index(False)]
+        assert (loser.status_code, loser.json()["code"]) in LOSING_PROBLEMS, loser.text
+        if loser.status_code == 409:
+            guarded_rounds += 1
+            body = assert_problem(loser, 409, "last_superadmin")
+            assert "last active superadmin" in body["detail"]
+        survivor = pair[succeeded.index(True)]
+        assert await active_superadmin_ids(client, survivor) == [survivor.user_id]
+
+    # Otherwise the requests never overlapped, and the rounds proved nothing.
+    assert guarded_rounds > 0
 
 
 # --- listing -----------------------------------------------------------------------------

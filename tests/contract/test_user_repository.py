@@ -1,16 +1,18 @@
 """Contract of ``UserRepository``, run against every backend of ``backend``."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from app.factories.user_factory import UserFactory
 from app.interfaces.repositories import UserFilter
-from app.models.errors import EmailTakenError
+from app.models.errors import EmailTakenError, LastSuperadminError
 from app.models.role import Permission, Role
 from app.models.user import User
 from app.utils.ids import new_id
+from tests.backends import interleave_mongodb_fake
 from tests.contract.conftest import Backend
 
 
@@ -203,6 +205,185 @@ async def test_deleted_email_can_be_registered_again(backend: Backend) -> None:
     assert await backend.users.delete(user.id) is True
     second = await backend.add_user("again@example.com")
     assert await backend.users.get_by_email("again@example.com") == second
+
+
+# --- the last active superadmin -------------------------------------------------------
+
+# Ends a user's status as an active superadmin: what the guard must refuse for the last one.
+Removal = Callable[[Backend, str], Awaitable[object]]
+
+
+async def demote(backend: Backend, user_id: str) -> object:
+    changes = {"role": Role.ADMIN, "permissions": UserFactory.permissions_for(Role.ADMIN)}
+    return await backend.users.update(user_id, changes, backend.clock.now())
+
+
+async def deactivate(backend: Backend, user_id: str) -> object:
+    return await backend.users.update(user_id, {"is_active": False}, backend.clock.now())
+
+
+async def delete(backend: Backend, user_id: str) -> object:
+    return await backend.users.delete(user_id)
+
+
+REMOVALS = [
+    pytest.param(demote, id="demote"),
+    pytest.param(deactivate, id="deactivate"),
+    pytest.param(delete, id="delete"),
+]
+RACING_REMOVALS = [
+    pytest.param(first, second, id=f"{first.__name__}-vs-{second.__name__}")
+    for first, second in [
+        (demote, demote),
+        (deactivate, deactivate),
+        (delete, delete),
+        (demote, deactivate),
+        (demote, delete),
+        (deactivate, delete),
+    ]
+]
+RACE_ROUNDS = 15
+
+
+async def add_superadmin(backend: Backend, email: str) -> User:
+    return await backend.add_user(email, role=Role.SUPERADMIN, is_verified=True)
+
+
+async def active_superadmins(backend: Backend) -> list[User]:
+    page = await backend.users.list_page(
+        UserFilter(role=Role.SUPERADMIN, is_active=True), limit=100, offset=0
+    )
+    return page.items
+
+
+@pytest.mark.parametrize("removal", REMOVALS)
+async def test_the_last_active_superadmin_cannot_be_removed(
+    backend: Backend, removal: Removal
+) -> None:
+    root = await add_superadmin(backend, "root@example.com")
+    await backend.add_user("admin@example.com", role=Role.ADMIN)
+
+    with pytest.raises(LastSuperadminError):
+        await removal(backend, root.id)
+
+    assert await backend.users.get_by_id(root.id) == root
+
+
+@pytest.mark.parametrize("removal", REMOVALS)
+async def test_a_superadmin_can_be_removed_while_another_stays_active(
+    backend: Backend, removal: Removal
+) -> None:
+    first = await add_superadmin(backend, "first@example.com")
+    second = await add_superadmin(backend, "second@example.com")
+
+    await removal(backend, first.id)
+
+    assert await active_superadmins(backend) == [second]
+    with pytest.raises(LastSuperadminError):
+        await removal(backend, second.id)
+
+
+@pytest.mark.parametrize("removal", REMOVALS)
+async def test_an_inactive_superadmin_neither_counts_nor_is_guarded(
+    backend: Backend, removal: Removal
+) -> None:
+    root = await add_superadmin(backend, "root@example.com")
+    dormant = await add_superadmin(backend, "dormant@example.com")
+    await deactivate(backend, dormant.id)
+
+    with pytest.raises(LastSuperadminError):
+        await removal(backend, root.id)
+    await removal(backend, dormant.id)
+
+    assert await active_superadmins(backend) == [root]
+
+
+async def test_changes_that_keep_a_superadmin_active_are_not_refused(backend: Backend) -> None:
+    root = await add_superadmin(backend, "root@example.com")
+    changes = {"full_name": "Root", "is_active": True, "role": Role.SUPERADMIN}
+
+    updated = await backend.users.update(root.id, changes, backend.clock.now())
+
+    assert updated is not None
+    assert updated.full_name == "Root"
+    assert await active_superadmins(backend) == [updated]
+
+
+async def test_removing_a_missing_user_is_not_found_rather_than_refused(
+    backend: Backend,
+) -> None:
+    await add_superadmin(backend, "root@example.com")
+    assert await demote(backend, new_id()) is None
+    assert await deactivate(backend, new_id()) is None
+    assert await delete(backend, new_id()) is False
+
+
+async def test_a_second_removal_waits_for_the_first_transaction_then_is_refused(
+    backend: Backend,
+) -> None:
+    first = await add_superadmin(backend, "first@example.com")
+    second = await add_superadmin(backend, "second@example.com")
+    first_written = asyncio.Event()
+    commit = asyncio.Event()
+
+    async def first_transaction() -> None:
+        async with backend.uow.atomic():
+            await demote(backend, first.id)
+            first_written.set()
+            await commit.wait()
+
+    async def second_transaction() -> None:
+        await first_written.wait()
+        async with backend.uow.atomic():
+            await demote(backend, second.id)
+
+    first_task = asyncio.create_task(first_transaction())
+    second_task = asyncio.create_task(second_transaction())
+    await first_written.wait()
+    await asyncio.sleep(0.3)
+    if backend.transactional:
+        # It must not decide on what the open transaction has not committed yet.
+        assert not second_task.done()
+    commit.set()
+    await asyncio.wait_for(first_task, timeout=20)
+    with pytest.raises(LastSuperadminError):
+        await asyncio.wait_for(second_task, timeout=20)
+
+    assert await active_superadmins(backend) == [await backend.users.get_by_id(second.id)]
+
+
+@pytest.mark.parametrize(("first_removal", "second_removal"), RACING_REMOVALS)
+async def test_two_superadmins_removed_at_once_leave_exactly_one(
+    backend: Backend, first_removal: Removal, second_removal: Removal
+) -> None:
+    async def in_its_own_transaction(removal: Removal, user_id: str) -> object:
+        async with backend.uow.atomic():
+            return await removal(backend, user_id)
+
+    interleave_mongodb_fake()
+    survivor = None
+    for round_number in range(RACE_ROUNDS):
+        first = await add_superadmin(backend, f"first-{round_number}@example.com")
+        second = await add_superadmin(backend, f"second-{round_number}@example.com")
+        if survivor is not None:
+            await demote(backend, survivor.id)
+
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                in_its_own_transaction(first_removal, first.id),
+                in_its_own_transaction(second_removal, second.id),
+                return_exceptions=True,
+            ),
+            timeout=20,
+        )
+
+        done = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, LastSuperadminError)]
+        assert (len(done), len(refused)) == (1, 1), (round_number, results)
+        remaining = await active_superadmins(backend)
+        assert len(remaining) == 1, (round_number, results)
+        survivor = remaining[0]
+        assert survivor.id in {first.id, second.id}
 
 
 # --- list_page -------------------------------------------------------------------------

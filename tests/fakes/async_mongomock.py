@@ -7,6 +7,7 @@ Each call runs to completion without yielding, which makes every single-document
 operation atomic, as it is on a real server.
 """
 
+import asyncio
 from typing import Any
 
 import mongomock
@@ -23,6 +24,22 @@ class Outage:
     def check(self) -> None:
         if self.down:
             raise ServerSelectionTimeoutError("fake MongoDB is down")
+
+
+class Interleaving:
+    """When ``on``, every call first lets the other tasks run, as a round trip does.
+
+    Off, a request whose calls never wait runs to its end before another starts; tests
+    of races between requests turn it on, so that their steps interleave as they do on
+    a server. The call itself still runs without yielding: each stays atomic.
+    """
+
+    def __init__(self) -> None:
+        self.on = False
+
+    async def pause(self) -> None:
+        if self.on:
+            await asyncio.sleep(0)
 
 
 class AsyncCursor:
@@ -44,9 +61,12 @@ class AsyncCursor:
 
 
 class AsyncCollection:
-    def __init__(self, collection: mongomock.Collection, outage: Outage) -> None:
+    def __init__(
+        self, collection: mongomock.Collection, outage: Outage, interleaving: Interleaving
+    ) -> None:
         self._collection = collection
         self._outage = outage
+        self._interleaving = interleaving
 
     def __getattribute__(self, name: str) -> Any:
         if not name.startswith("_"):
@@ -54,9 +74,11 @@ class AsyncCollection:
         return object.__getattribute__(self, name)
 
     async def insert_one(self, document: dict[str, Any], session: Any = None) -> Any:
+        await self._interleaving.pause()
         return self._collection.insert_one(document)
 
     async def find_one(self, query: dict[str, Any], session: Any = None) -> Any:
+        await self._interleaving.pause()
         return self._collection.find_one(query)
 
     def find(
@@ -85,6 +107,7 @@ class AsyncCollection:
         return_document: bool = ReturnDocument.BEFORE,
         session: Any = None,
     ) -> Any:
+        await self._interleaving.pause()
         return self._collection.find_one_and_update(
             query, update, sort=sort, upsert=upsert, return_document=return_document
         )
@@ -96,11 +119,13 @@ class AsyncCollection:
         upsert: bool = False,
         session: Any = None,
     ) -> Any:
+        await self._interleaving.pause()
         return self._collection.update_one(query, update, upsert=upsert)
 
     async def update_many(
         self, query: dict[str, Any], update: dict[str, Any], session: Any = None
     ) -> Any:
+        await self._interleaving.pause()
         return self._collection.update_many(query, update)
 
     async def replace_one(
@@ -110,19 +135,24 @@ class AsyncCollection:
         upsert: bool = False,
         session: Any = None,
     ) -> Any:
+        await self._interleaving.pause()
         return self._collection.replace_one(query, document, upsert=upsert)
 
     async def delete_one(self, query: dict[str, Any], session: Any = None) -> Any:
+        await self._interleaving.pause()
         return self._collection.delete_one(query)
 
     async def delete_many(self, query: dict[str, Any], session: Any = None) -> Any:
+        await self._interleaving.pause()
         return self._collection.delete_many(query)
 
     async def count_documents(self, query: dict[str, Any], session: Any = None) -> int:
+        await self._interleaving.pause()
         count: int = self._collection.count_documents(query)
         return count
 
     async def aggregate(self, pipeline: list[dict[str, Any]], session: Any = None) -> AsyncCursor:
+        await self._interleaving.pause()
         return AsyncCursor(list(self._collection.aggregate(pipeline)))
 
     async def create_indexes(self, indexes: list[Any]) -> list[str]:
@@ -136,12 +166,15 @@ class AsyncCollection:
 
 
 class AsyncDatabase:
-    def __init__(self, database: mongomock.Database, outage: Outage) -> None:
+    def __init__(
+        self, database: mongomock.Database, outage: Outage, interleaving: Interleaving
+    ) -> None:
         self._database = database
         self._outage = outage
+        self._interleaving = interleaving
 
     def __getitem__(self, name: str) -> AsyncCollection:
-        return AsyncCollection(self._database[name], self._outage)
+        return AsyncCollection(self._database[name], self._outage, self._interleaving)
 
     async def command(self, name: str) -> dict[str, Any]:
         self._outage.check()
@@ -157,10 +190,11 @@ class AsyncMongomockClient:
     def __init__(self) -> None:
         self._client = mongomock.MongoClient(tz_aware=True)
         self.outage = Outage()
-        self.admin = AsyncDatabase(self._client["admin"], self.outage)
+        self.interleaving = Interleaving()
+        self.admin = AsyncDatabase(self._client["admin"], self.outage, self.interleaving)
 
     def __getitem__(self, name: str) -> AsyncDatabase:
-        return AsyncDatabase(self._client[name], self.outage)
+        return AsyncDatabase(self._client[name], self.outage, self.interleaving)
 
     async def close(self) -> None:
         self._client.close()

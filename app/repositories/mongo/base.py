@@ -1,6 +1,6 @@
 """What every MongoDB repository shares: the database, the session, error mapping."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -15,6 +15,10 @@ from app.models.errors import StorageUnavailableError
 
 # The client session of the unit of work running in this task, if any.
 _current_session: ContextVar[Any | None] = ContextVar("mongo_unit_of_work_session", default=None)
+# What to run once that unit of work's transaction has ended, committed or not.
+_after_transaction: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
+    "mongo_after_transaction", default=None
+)
 
 DatabaseProvider = Callable[[], AsyncDatabase[Document]]
 
@@ -26,6 +30,19 @@ async def unavailable_as_domain_error() -> AsyncIterator[None]:
         yield
     except ConnectionFailure as exc:
         raise StorageUnavailableError() from exc
+
+
+async def after_unit_of_work(action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` once this task's transaction has ended, or now outside of one.
+
+    What others must only see once the transaction's writes are visible (a released
+    lease) waits for the end of the transaction, committed or not.
+    """
+    pending = _after_transaction.get()
+    if pending is None:
+        await action()
+    else:
+        pending.append(action)
 
 
 class MongoRepository:
@@ -61,14 +78,21 @@ class MongoUnitOfWork(UnitOfWork):
         if _current_session.get() is not None or not self._transactions():
             yield
             return
+        pending: list[Callable[[], Awaitable[None]]] = []
         async with unavailable_as_domain_error(), self._client().start_session() as session:
-            transaction = await session.start_transaction()
-            async with transaction:
-                token = _current_session.set(session)
-                try:
-                    yield
-                finally:
-                    _current_session.reset(token)
+            try:
+                transaction = await session.start_transaction()
+                async with transaction:
+                    token = _current_session.set(session)
+                    pending_token = _after_transaction.set(pending)
+                    try:
+                        yield
+                    finally:
+                        _current_session.reset(token)
+                        _after_transaction.reset(pending_token)
+            finally:
+                for action in pending:
+                    await action()
 
 
 def is_duplicate_key(exc: OperationFailure) -> bool:
