@@ -1,5 +1,6 @@
 """RS256 JSON Web Tokens with PyJWT."""
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,21 @@ ALGORITHM = "RS256"
 # `typ` as well as the `type` claim means one kind can never pass for the other.
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
+TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _is_numeric_date(value: Any) -> bool:
+    """A JSON number (RFC 7519 §2). PyJWT compares ``int(value)``, so "0" and true pass it."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _time_claims_error(claims: dict[str, Any]) -> TokenInvalidError | None:
+    for name in TIME_CLAIMS:
+        if name in claims and not _is_numeric_date(claims[name]):
+            return TokenInvalidError(f"{name} must be a number")
+    return None
 
 
 def _timestamp(value: Any) -> datetime:
@@ -128,6 +144,10 @@ class JwtTokenCodec(TokenCodec):
             )
         except jwt.PyJWTError:
             return TokenInvalidError("token rejected")
+        # An `exp` of true or "1" reads as 1970 to PyJWT: no expiry, a malformed token.
+        malformed = _time_claims_error(claims)
+        if malformed is not None:
+            return malformed
         session_id = claims.get("sid")
         return TokenExpiredError(
             "token expired", session_id if isinstance(session_id, str) else None
@@ -182,6 +202,9 @@ class JwtTokenCodec(TokenCodec):
             raise self._expired(token, key) from exc
         except jwt.PyJWTError as exc:
             raise TokenInvalidError("token rejected") from exc
+        malformed = _time_claims_error(claims)
+        if malformed is not None:
+            raise malformed
         if claims.get("type") != token_type.value:
             raise TokenInvalidError("wrong token type")
         for name in ("sub", "sid", "jti"):

@@ -316,6 +316,9 @@ FORGED_CASES: dict[str, tuple[ClaimsEdit, HeaderEdit]] = {
         lambda c: {**c, "nbf": int(time.time()) + 600, "exp": int(time.time()) + 900},
         lambda h: h,
     ),
+    # PyJWT reads int("0") and int(true); a NumericDate is a JSON number.
+    "nbf-string": (lambda c: {**c, "nbf": "0"}, lambda h: h),
+    "nbf-true": (lambda c: {**c, "nbf": True}, lambda h: h),
 }
 
 
@@ -340,6 +343,22 @@ async def test_token_signed_with_real_key_but_wrong_claims_is_invalid(
     header = edit_header({"typ": "at+jwt", "kid": access_kid(key_pems)})
     token = forge(key_pems.access_private, edit_claims(claims), header)
     await assert_invalid_token(client, token)
+
+
+async def test_refresh_token_with_a_string_exp_is_refused_and_consumes_nothing(
+    client: httpx.AsyncClient, alice: LoggedIn, key_pems: KeyPems
+) -> None:
+    header, claims = unverified(alice.refresh_token)
+    sign = {"typ": "rt+jwt", "kid": header["kid"]}
+    string_exp = forge(key_pems.refresh_private, {**claims, "exp": str(claims["exp"])}, sign)
+
+    response = await client.post(f"{V1}/auth/refresh", json={"refresh_token": string_exp})
+
+    assert_problem(response, 401, "invalid_token")
+    # The same claims with a numeric exp are the genuine token, still unused.
+    assert forge(key_pems.refresh_private, claims, sign) == alice.refresh_token
+    rotated = await client.post(f"{V1}/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert rotated.status_code == 200, rotated.text
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -429,6 +430,80 @@ def test_identifier_claims_must_be_non_empty_strings(
 def test_perms_must_be_a_list_of_strings(codec: JwtTokenCodec, keys: KeyRing, perms: Any) -> None:
     with pytest.raises(TokenInvalidError):
         codec.decode_access(forge_access(keys, perms=perms))
+
+
+# RFC 7519 NumericDates are JSON numbers; PyJWT only compares int(value), which takes
+# these. Each is built from the claim's valid value, so "numeric-string" would pass.
+NOT_NUMBERS: dict[str, Callable[[int], Any]] = {
+    "numeric-string": str,
+    "zero-string": lambda _: "0",
+    "true": lambda _: True,
+    "false": lambda _: False,
+    "null": lambda _: None,
+    "list": lambda valid: [valid],
+    "object": lambda valid: {"value": valid},
+}
+
+
+def with_claim(claims: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """``claims`` with ``name`` set to ``value``, null included."""
+    return {**claims, name: value}
+
+
+@pytest.mark.parametrize("kind", NOT_NUMBERS.keys())
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+def test_access_token_time_claims_must_be_numbers(
+    codec: JwtTokenCodec, keys: KeyRing, claim: str, kind: str
+) -> None:
+    claims = access_claims()
+    signing = keys.access.current
+    token = sign(
+        with_claim(claims, claim, NOT_NUMBERS[kind](claims[claim])),
+        signing.private_key,
+        signing.kid,
+    )
+
+    with pytest.raises(TokenInvalidError, match=f"{claim} must be a number|token rejected"):
+        codec.decode_access(token)
+
+
+@pytest.mark.parametrize("kind", NOT_NUMBERS.keys())
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+def test_refresh_token_time_claims_must_be_numbers(
+    codec: JwtTokenCodec, keys: KeyRing, claim: str, kind: str
+) -> None:
+    """Refresh tokens carry no ``nbf``; one that does is held to the same rule."""
+    claims = refresh_claims(nbf=now_ts())
+    signing = keys.refresh.current
+    token = sign(
+        with_claim(claims, claim, NOT_NUMBERS[kind](claims[claim])),
+        signing.private_key,
+        signing.kid,
+        typ="rt+jwt",
+    )
+
+    with pytest.raises(TokenInvalidError, match=f"{claim} must be a number|token rejected"):
+        codec.decode_refresh(token)
+
+
+def test_a_past_exp_that_is_not_a_number_is_invalid_not_expired(
+    codec: JwtTokenCodec, keys: KeyRing
+) -> None:
+    """Expired would let the refresh middleware act on it; it is malformed instead."""
+    issued = now_ts() - 600
+    for exp in (str(issued + 300), True):
+        with pytest.raises(TokenInvalidError, match="exp must be a number"):
+            codec.decode_access(forge_access(keys, iat=issued, nbf=issued, exp=exp))
+        with pytest.raises(TokenInvalidError, match="exp must be a number"):
+            codec.decode_refresh(forge_refresh(keys, iat=issued, exp=exp))
+
+
+def test_time_claims_may_have_a_fraction(codec: JwtTokenCodec, keys: KeyRing) -> None:
+    """A NumericDate need not be whole (RFC 7519 §2)."""
+    issued = now_ts() - 0.5
+    claims = codec.decode_access(forge_access(keys, iat=issued, nbf=issued, exp=issued + 300))
+    assert claims.expires_at == datetime.fromtimestamp(issued + 300, UTC)
+    assert codec.decode_refresh(forge_refresh(keys, iat=issued, exp=issued + 300.25)).jti
 
 
 # --- JWKS -----------------------------------------------------------------------------
