@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 
-from app.controllers.pagination import split_page
+from app.controllers.pagination import cursor_id, split_page
 from app.interfaces.repositories.user_repository import UserFilter
 from app.models.auth import Principal
 from app.models.errors import InvalidCursorError
@@ -32,10 +32,7 @@ def decode_cursor(cursor: str) -> str:
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise InvalidCursorError() from exc
-    after = data.get("after") if isinstance(data, dict) else None
-    if not isinstance(after, str) or not 0 < len(after) <= 64:
-        raise InvalidCursorError()
-    return after
+    return cursor_id(data.get("after") if isinstance(data, dict) else None)
 
 
 class AdminUserController:

@@ -49,7 +49,7 @@ class AdminEmailRoutes(BaseRoutes):
 
         @self.router.get(
             "/admin/emails",
-            responses=problems(401, 403, 422),
+            responses=problems(400, 401, 403, 422),
             summary="The email outbox, newest first, without bodies",
         )
         async def list_emails(
