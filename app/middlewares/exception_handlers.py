@@ -24,6 +24,7 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.InvalidCursorError: 400,
+    errors.InvalidInputError: 422,
     errors.IncorrectPasswordError: 400,
     errors.StorageUnavailableError: 503,
     errors.InvalidCodeError: 400,

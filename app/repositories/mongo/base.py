@@ -12,6 +12,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 from app.db.mongo import Document
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.errors import StorageUnavailableError
+from app.repositories.nul_guard import NulRefusingRepository
 
 # The client session of the unit of work running in this task, if any.
 _current_session: ContextVar[Any | None] = ContextVar("mongo_unit_of_work_session", default=None)
@@ -45,7 +46,7 @@ async def after_unit_of_work(action: Callable[[], Awaitable[None]]) -> None:
         pending.append(action)
 
 
-class MongoRepository:
+class MongoRepository(NulRefusingRepository):
     """Base of the MongoDB adapters: one collection, joined to the current unit of work."""
 
     collection_name: str

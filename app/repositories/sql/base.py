@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.db.row_reader import RowReader
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.errors import StorageUnavailableError
+from app.repositories.nul_guard import NulRefusingRepository
 
 # The connection of the unit of work running in this task, if any. A ContextVar
 # keeps concurrent requests apart: each asyncio task sees only its own.
@@ -43,7 +44,7 @@ async def unavailable_as_domain_error() -> AsyncIterator[None]:
         raise StorageUnavailableError() from exc
 
 
-class SqlRepository:
+class SqlRepository(NulRefusingRepository):
     """Base of the SQL adapters: joins the current unit of work or runs on its own."""
 
     def __init__(
