@@ -149,21 +149,48 @@ class UserService:
             updated = await self._save(target.id, values)
             if not updated.is_active:
                 await self._sessions.revoke_all(updated.id, self._clock.now())
-            if updated.role is not target.role:
-                await self._audit.record(
-                    AuditEventType.ROLE_CHANGED,
-                    subject=updated,
-                    actor=actor,
-                    details={"from": target.role, "to": updated.role},
-                )
-            if updated.is_active != target.is_active:
-                await self._audit.record(
-                    AuditEventType.STATUS_CHANGED,
-                    subject=updated,
-                    actor=actor,
-                    details={"is_active": str(updated.is_active).lower()},
-                )
+            await self._record_access_changes(target, updated, actor)
         return updated
+
+    async def find_by_email(self, email: str) -> User | None:
+        return await self._users.get_by_email(email.strip().lower())
+
+    async def promote_to_superuser(self, user: User) -> User:
+        """Make an existing account an active, verified superadmin; its password stays.
+
+        The operator's way back in when no superadmin can sign in. Audited like an
+        admin's change, with no actor and ``by: operator``: it came from outside the API.
+        """
+        values: dict[str, Any] = {"is_active": True, "is_verified": True}
+        if user.role is not Role.SUPERADMIN:
+            values["role"] = Role.SUPERADMIN
+            values["permissions"] = self._factory.permissions_for(Role.SUPERADMIN)
+        async with self._uow.atomic():
+            updated = await self._save(user.id, values)
+            await self._record_access_changes(user, updated, None, {"by": "operator"})
+        return updated
+
+    async def _record_access_changes(
+        self,
+        before: User,
+        after: User,
+        actor: User | None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        if after.role is not before.role:
+            await self._audit.record(
+                AuditEventType.ROLE_CHANGED,
+                subject=after,
+                actor=actor,
+                details={"from": before.role, "to": after.role, **(extra or {})},
+            )
+        if after.is_active != before.is_active:
+            await self._audit.record(
+                AuditEventType.STATUS_CHANGED,
+                subject=after,
+                actor=actor,
+                details={"is_active": str(after.is_active).lower(), **(extra or {})},
+            )
 
     async def delete(self, actor: User, user_id: str) -> None:
         target = await self.get(user_id)

@@ -28,7 +28,8 @@ from app.utils.clock import SystemClock
 from app.utils.ids import new_id
 from app.utils.jwt_codec import JwtTokenCodec
 from app.utils.keys import generate_private_key, public_pem, thumbprint
-from tests.conftest import KeyPems, SettingsFactory
+from tests.api.helpers import login, register
+from tests.conftest import DEFAULT_PASSWORD, KeyPems, SettingsFactory, running
 from tests.smtp_server import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -176,12 +177,117 @@ def test_password_is_prompted_for_when_omitted(cli: Cli) -> None:
     assert PASSWORD not in result.stdout + result.stderr
 
 
-def test_no_password_at_the_prompt_exits_2_and_touches_nothing(cli: Cli) -> None:
+def test_no_password_at_the_prompt_exits_2_and_creates_no_account(cli: Cli) -> None:
     result = cli.run("create-superuser", "--email", EMAIL)
 
     assert result.returncode == 2
     assert "No password was entered" in result.stderr
-    assert not cli.database.exists()
+    # The command looks the email up (migrating the file) before it asks for a password.
+    assert stored_account(cli, EMAIL) is None
+
+
+def test_password_out_of_bounds_at_the_prompt_exits_2_and_creates_no_account(cli: Cli) -> None:
+    result = cli.run_with_input("short77\n", "create-superuser", "--email", EMAIL)
+
+    assert result.returncode == 2
+    assert "8 to 128 characters" in result.stderr
+    assert stored_account(cli, EMAIL) is None
+
+
+# --- create-superuser on an existing account: the way back in --------------------------
+
+OPERATOR_EMAIL = "operator@example.com"
+
+
+def stored_account(cli: Cli, email: str) -> tuple[str, bool, bool, str] | None:
+    """(role, is_active, is_verified, hashed_password) of the account, read from the file."""
+    if not cli.database.exists():
+        return None
+    with sqlite3.connect(cli.database) as connection:
+        row = connection.execute(
+            "SELECT role, is_active, is_verified, hashed_password FROM users WHERE email = ?",
+            (email,),
+        ).fetchone()
+    if row is None:
+        return None
+    return row[0], bool(row[1]), bool(row[2]), row[3]
+
+
+async def add_disabled_user(cli: Cli, make_settings: SettingsFactory, email: str) -> None:
+    """A plain, unverified account nobody can sign in with: no superadmin is left."""
+    settings = make_settings(
+        database_url=cli.database_url, first_superuser_email=None, first_superuser_password=None
+    )
+    async with running(settings) as (_, http):
+        await register(http, email)
+    with sqlite3.connect(cli.database) as connection:
+        connection.execute("UPDATE users SET is_active = 0 WHERE email = ?", (email,))
+
+
+async def test_create_superuser_promotes_an_existing_account_once_confirmed(
+    cli: Cli, make_settings: SettingsFactory
+) -> None:
+    await add_disabled_user(cli, make_settings, OPERATOR_EMAIL)
+    before = stored_account(cli, OPERATOR_EMAIL)
+    assert before is not None
+
+    result = cli.run_with_input("y\n", "create-superuser", "--email", OPERATOR_EMAIL)
+
+    assert result.returncode == 0, result.stderr
+    assert f"Promoted {OPERATOR_EMAIL}" in result.stdout
+    assert "(user, disabled)" in result.stderr
+    assert "Password:" not in result.stderr
+    assert stored_account(cli, OPERATOR_EMAIL) == ("superadmin", True, True, before[3])
+    # It signs in with its own password, as a superadmin that sees its promotion audited.
+    settings = make_settings(
+        database_url=cli.database_url, first_superuser_email=None, first_superuser_password=None
+    )
+    async with running(settings) as (_, http):
+        operator = await login(http, OPERATOR_EMAIL, DEFAULT_PASSWORD)
+        audit = await http.get(
+            "/api/v1/admin/audit", params={"user_id": operator.user_id}, headers=operator.headers
+        )
+    assert audit.status_code == 200, audit.text
+    changes = {
+        entry["event"]: (entry["actor_id"], entry["details"])
+        for entry in audit.json()["items"]
+        if entry["event"] in ("role_changed", "status_changed")
+    }
+    assert changes == {
+        "role_changed": (None, {"from": "user", "to": "superadmin", "by": "operator"}),
+        "status_changed": (None, {"is_active": "true", "by": "operator"}),
+    }
+
+
+@pytest.mark.parametrize("answer", [None, "n\n", "\n"], ids=["no-input", "no", "default"])
+def test_create_superuser_changes_nothing_unless_the_promotion_is_confirmed(
+    cli: Cli, make_settings: SettingsFactory, answer: str | None
+) -> None:
+    asyncio.run(add_disabled_user(cli, make_settings, OPERATOR_EMAIL))
+    before = stored_account(cli, OPERATOR_EMAIL)
+
+    result = cli.run_with_input(answer, "create-superuser", "--email", OPERATOR_EMAIL)
+
+    assert result.returncode == 1, result.stderr
+    assert "Make it an active, verified superadmin?" in result.stderr
+    assert "Nothing changed." in result.stderr
+    assert stored_account(cli, OPERATOR_EMAIL) == before
+
+
+def test_create_superuser_yes_promotes_without_asking_and_keeps_the_password(
+    cli: Cli, make_settings: SettingsFactory
+) -> None:
+    asyncio.run(add_disabled_user(cli, make_settings, OPERATOR_EMAIL))
+    before = stored_account(cli, OPERATOR_EMAIL)
+    assert before is not None
+
+    result = cli.run("create-superuser", "--email", OPERATOR_EMAIL, "--password", PASSWORD, "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert "Make it an active" not in result.stderr
+    assert "--password is not used" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert stored_account(cli, OPERATOR_EMAIL) == ("superadmin", True, True, before[3])
 
 
 # --- help ----------------------------------------------------------------------------
