@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+import httpx
+
 from app.commands.base import EmailBranding, EmailInvoker
 from app.config import EmailBackend, Settings
 from app.controllers.account_email_controller import AccountEmailController
@@ -13,6 +15,7 @@ from app.controllers.metrics_controller import MetricsController
 from app.controllers.system_controller import SystemController
 from app.controllers.user_controller import UserController
 from app.factories.user_factory import UserFactory
+from app.interfaces.breached_passwords import BreachedPasswordChecker
 from app.interfaces.clock import Clock
 from app.interfaces.email_sender import EmailSender
 from app.interfaces.rate_limiter import RateLimit, RateLimiter
@@ -43,8 +46,13 @@ from app.utils.email.smtp_sender import SmtpConfig, SmtpEmailSender
 from app.utils.jwt_codec import JwtTokenCodec
 from app.utils.keyed_hasher import HmacHasher, SecretKey
 from app.utils.keys import KeyRing
-from app.utils.metrics import DisabledAuthMetrics, PrometheusMetrics
+from app.utils.metrics import (
+    DisabledAuthMetrics,
+    DisabledPasswordPolicyMetrics,
+    PrometheusMetrics,
+)
 from app.utils.password_hasher import PwdlibPasswordHasher
+from app.utils.pwned_passwords import DisabledBreachCheck, PwnedPasswordsChecker
 from app.utils.rate_limiter import DisabledRateLimiter, LimitsRateLimiter, build_limits_storage
 from app.utils.template_renderer import JinjaTemplateRenderer
 from app.utils.zxcvbn_estimator import ZxcvbnStrengthEstimator
@@ -61,6 +69,8 @@ class Container:
     codec: TokenCodec
     hasher: PwdlibPasswordHasher
     strength_estimator: ZxcvbnStrengthEstimator
+    # For the breached-password check; None when PASSWORD_BREACH_CHECK_URL is empty.
+    http_client: httpx.AsyncClient | None
     auth_service: AuthService
     user_service: UserService
     dispatcher: OutboxDispatcher
@@ -114,6 +124,29 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
             RateLimit.EMAIL_PER_IP: settings.rate_limit_email_per_ip,
             RateLimit.CODE_PER_ADDRESS: settings.rate_limit_code_per_address,
         },
+    )
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient | None:
+    """The client of outside HTTP services, only when one is configured."""
+    if not settings.password_breach_check_url:
+        return None
+    return httpx.AsyncClient(
+        timeout=settings.password_breach_check_timeout_seconds,
+        headers={"User-Agent": settings.project_name},
+    )
+
+
+def build_breach_check(
+    settings: Settings, client: httpx.AsyncClient | None
+) -> BreachedPasswordChecker:
+    """Pwned Passwords when ``PASSWORD_BREACH_CHECK_URL`` is set, else no check."""
+    if client is None:
+        return DisabledBreachCheck()
+    return PwnedPasswordsChecker(
+        client,
+        settings.password_breach_check_url,
+        settings.password_breach_check_timeout_seconds,
     )
 
 
@@ -190,8 +223,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         users, codes, cooldown, invoker, uow, clock, audit, throttle
     )
     strength_estimator = ZxcvbnStrengthEstimator()
+    http_client = build_http_client(settings)
     password_policy = PasswordPolicy(
-        strength_estimator, settings.password_min_score, product_words=(settings.project_name,)
+        strength_estimator,
+        build_breach_check(settings, http_client),
+        metrics if metrics is not None else DisabledPasswordPolicyMetrics(),
+        settings.password_min_score,
+        product_words=(settings.project_name,),
     )
     password_reset = PasswordResetService(
         users,
@@ -261,6 +299,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         codec=codec,
         hasher=hasher,
         strength_estimator=strength_estimator,
+        http_client=http_client,
         auth_service=auth_service,
         user_service=user_service,
         dispatcher=dispatcher,

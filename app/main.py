@@ -89,6 +89,8 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
             await container.storage.close()
             container.hasher.close()
             container.strength_estimator.close()
+            if container.http_client is not None:
+                await container.http_client.aclose()
 
     return lifespan
 

@@ -97,6 +97,12 @@ def _warnings(settings: Settings) -> list[str]:
             "counts on its own, so clients get up to that many times every rate limit. "
             "Use a shared storage (redis://...) with several workers."
         )
+    if settings.is_production and not settings.password_breach_check_url:
+        # Not a refusal: a deployment may have no way out to the internet.
+        warnings.append(
+            "PASSWORD_BREACH_CHECK_URL is empty: new passwords are not checked against "
+            "breached ones. Set it to https://api.pwnedpasswords.com."
+        )
     return warnings
 
 

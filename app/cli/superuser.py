@@ -34,6 +34,8 @@ async def _create(settings: Settings, email: str, password: str | None, assume_y
         await container.storage.close()
         container.hasher.close()
         container.strength_estimator.close()
+        if container.http_client is not None:
+            await container.http_client.aclose()
     if created:
         typer.echo(f"Created superuser {user.email} ({user.id})")
         return 0

@@ -194,6 +194,10 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1, le=50)
     # New passwords must reach this zxcvbn score, 0 to 4; 3 means over about 10^8 guesses.
     password_min_score: int = Field(default=3, ge=0, le=4)
+    # The Pwned Passwords range API that refuses breached passwords; empty = no check.
+    # Production: https://api.pwnedpasswords.com. Unanswered, it lets passwords through.
+    password_breach_check_url: str = ""
+    password_breach_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -304,6 +308,16 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("password_breach_check_url")
+    @classmethod
+    def _check_breach_check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(
+                "must be empty (no check) or an http(s) URL such as https://api.pwnedpasswords.com"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check_key_pairs(self) -> Self:

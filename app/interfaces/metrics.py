@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from app.interfaces.breached_passwords import BreachCheckFailure
 from app.models.email import OutboxStatus
 
 
@@ -22,6 +23,13 @@ class AuthMetrics(Protocol):
     """What the auth service counts."""
 
     def login_attempt(self, outcome: LoginOutcome) -> None: ...
+
+
+class PasswordPolicyMetrics(Protocol):
+    """What the password policy counts."""
+
+    def breach_check_failed(self, reason: BreachCheckFailure) -> None:
+        """A breached-password check got no answer, and the password went through."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,17 @@
-"""The rules a new password must meet beyond its length: hard to guess, not the email's name."""
+"""The rules a new password must meet beyond its length: hard to guess, not the email's name,
+not breached."""
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from app.interfaces.breached_passwords import BreachCheckUnavailableError, BreachedPasswordChecker
+from app.interfaces.metrics import PasswordPolicyMetrics
 from app.interfaces.password_strength import MAX_SCORE, PasswordStrengthEstimator, StrengthEstimate
 from app.models.errors import WeakPasswordError
+
+logger = logging.getLogger(__name__)
 
 # Words shorter than this are left out of the context: "ab@example.com" would otherwise
 # make every password containing "ab" look weaker.
@@ -49,6 +55,9 @@ class PasswordPolicy:
     2. Its strength estimate must reach ``min_score`` (0 to MAX_SCORE), with the words
        of ``context_words`` counted as known to the attacker. The estimator's frequency
        lists come from real leaked passwords, so common passwords score 0 to 2.
+    3. It must not be in the corpus of ``breaches``. When the corpus cannot be asked,
+       the password is accepted, with a warning in the log and a count in ``metrics``:
+       a breach service that is down must not stop sign-ups and password changes.
 
     Length (8 to 128 characters) is enforced by the request schemas, not here. The error
     messages never repeat the password.
@@ -57,12 +66,16 @@ class PasswordPolicy:
     def __init__(
         self,
         estimator: PasswordStrengthEstimator,
+        breaches: BreachedPasswordChecker,
+        metrics: PasswordPolicyMetrics,
         min_score: int,
         product_words: Sequence[str] = (),
     ) -> None:
         if not 0 <= min_score <= MAX_SCORE:
             raise ValueError(f"min_score must be between 0 and {MAX_SCORE}")
         self._estimator = estimator
+        self._breaches = breaches
+        self._metrics = metrics
         self._min_score = min_score
         self._product_words = tuple(product_words)
 
@@ -71,8 +84,8 @@ class PasswordPolicy:
 
         Raises:
             WeakPasswordError: the password contains the email's local part, the name
-                or the service's name, or scores below the minimum; the message says
-                why and what to do.
+                or the service's name, scores below the minimum, or has been breached;
+                the message says why and what to do.
         """
         letters = _letters_and_digits(password)
         for phrase in (email.rsplit("@", 1)[0], full_name or "", *self._product_words):
@@ -87,6 +100,25 @@ class PasswordPolicy:
         )
         if estimate.score < self._min_score:
             raise WeakPasswordError(self._too_guessable(estimate))
+        # Last: only a password that passed the rest costs a request.
+        await self._ensure_not_breached(password)
+
+    async def _ensure_not_breached(self, password: str) -> None:
+        try:
+            breached = await self._breaches.times_breached(password) > 0
+        except BreachCheckUnavailableError as exc:
+            self._metrics.breach_check_failed(exc.reason)
+            logger.warning(
+                "The breached-password check got no answer (%s); the new password was "
+                "accepted without it",
+                exc.reason.value,
+            )
+            return
+        if breached:
+            raise WeakPasswordError(
+                "This password has appeared in a data breach, so attackers try it early; "
+                "choose a different one."
+            )
 
     def _too_guessable(self, estimate: StrengthEstimate) -> str:
         advice = [estimate.warning] if estimate.warning else []

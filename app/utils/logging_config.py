@@ -25,6 +25,9 @@ QUIET_LOGGERS: dict[str, int] = {
     "sqlalchemy.engine": logging.WARNING,
     "aiosqlite": logging.INFO,
     "pymongo": logging.INFO,
+    # Request URLs: the breached-password check's carries a prefix of the password's hash.
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
 }
 
 # Values JSON has no type for (a datetime, an enum...) are written as their str().

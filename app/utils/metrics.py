@@ -20,6 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from app.interfaces.breached_passwords import BreachCheckFailure
 from app.interfaces.metrics import LoginOutcome, MetricsPage
 from app.models.email import OutboxStatus
 
@@ -32,7 +33,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class PrometheusMetrics:
-    """The app's collectors; implements ``AuthMetrics`` and ``MetricsExporter``."""
+    """The app's collectors; implements ``AuthMetrics``, ``PasswordPolicyMetrics`` and
+    ``MetricsExporter``."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -53,6 +55,13 @@ class PrometheusMetrics:
             "auth_login_attempts",
             "Login attempts, by result (success or the reason of the failure).",
             ("result",),
+            registry=self.registry,
+        )
+        self._breach_check_failures = Counter(
+            "password_breach_check_failures",
+            "Breached-password checks that got no answer, by reason; each let a password "
+            "through unchecked.",
+            ("reason",),
             registry=self.registry,
         )
         self._outbox = Gauge(
@@ -83,6 +92,9 @@ class PrometheusMetrics:
     def login_attempt(self, outcome: LoginOutcome) -> None:
         self._logins.labels(outcome.value).inc()
 
+    def breach_check_failed(self, reason: BreachCheckFailure) -> None:
+        self._breach_check_failures.labels(reason.value).inc()
+
     def set_outbox_depth(self, counts: Mapping[OutboxStatus, int]) -> None:
         for status in OutboxStatus:
             self._outbox.labels(status.value).set(counts.get(status, 0))
@@ -98,4 +110,11 @@ class DisabledAuthMetrics:
     """METRICS_ENABLED=false: login attempts are not counted (a Null Object)."""
 
     def login_attempt(self, outcome: LoginOutcome) -> None:
+        return None
+
+
+class DisabledPasswordPolicyMetrics:
+    """METRICS_ENABLED=false: failed breach checks are not counted (a Null Object)."""
+
+    def breach_check_failed(self, reason: BreachCheckFailure) -> None:
         return None

@@ -1,12 +1,19 @@
-"""The password policy on the real zxcvbn estimator: the score, the context words, the advice."""
+"""The password policy on the real zxcvbn estimator and a local breached-password service:
+the score, the context words, the advice, the breaches, and failing open."""
 
-from collections.abc import Iterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from app.models.errors import WeakPasswordError
 from app.services.password_policy import PasswordPolicy, context_words
+from app.utils.metrics import DisabledPasswordPolicyMetrics, PrometheusMetrics
+from app.utils.pwned_passwords import DisabledBreachCheck, PwnedPasswordsChecker
 from app.utils.zxcvbn_estimator import ZxcvbnStrengthEstimator
+from tests.pwned_passwords_server import Behaviour, RangeApiServer, sha1_hex
+from tests.smtp_server import free_port
 
 STRONG = "violet-Harbour-7-kettle"
 SOMEONE = "someone@example.com"
@@ -20,9 +27,18 @@ def estimator() -> Iterator[ZxcvbnStrengthEstimator]:
     estimator.close()
 
 
+def policy_of(
+    estimator: ZxcvbnStrengthEstimator, min_score: int, product_words: tuple[str, ...] = ()
+) -> PasswordPolicy:
+    """The policy without a breach check (see the end of this file for one)."""
+    return PasswordPolicy(
+        estimator, DisabledBreachCheck(), DisabledPasswordPolicyMetrics(), min_score, product_words
+    )
+
+
 @pytest.fixture
 def policy(estimator: ZxcvbnStrengthEstimator) -> PasswordPolicy:
-    return PasswordPolicy(estimator, min_score=3, product_words=(PRODUCT,))
+    return policy_of(estimator, min_score=3, product_words=(PRODUCT,))
 
 
 async def accepts(
@@ -87,12 +103,12 @@ async def test_the_minimum_score_is_the_one_configured(
 ) -> None:
     password = "rV9-qm%Tz"  # nine characters, scored 3 by zxcvbn 4.5.0
     assert (await estimator.estimate(password, [])).score == 3
-    assert await accepts(PasswordPolicy(estimator, min_score=3), password)
-    stricter = await refusal(PasswordPolicy(estimator, min_score=4), password)
+    assert await accepts(policy_of(estimator, min_score=3), password)
+    stricter = await refusal(policy_of(estimator, min_score=4), password)
     # zxcvbn gives no advice above score 2; the refusal still says what to do.
     assert "scores 3 of 4" in stricter.message
     assert "Add another word or two" in stricter.message
-    assert await accepts(PasswordPolicy(estimator, min_score=0), "password123")
+    assert await accepts(policy_of(estimator, min_score=0), "password123")
 
 
 @pytest.mark.parametrize("min_score", [-1, 5])
@@ -100,7 +116,7 @@ def test_a_score_outside_zero_to_four_is_refused(
     estimator: ZxcvbnStrengthEstimator, min_score: int
 ) -> None:
     with pytest.raises(ValueError, match="min_score"):
-        PasswordPolicy(estimator, min_score=min_score)
+        policy_of(estimator, min_score=min_score)
 
 
 # --- the account's own words ---------------------------------------------------------
@@ -160,8 +176,8 @@ async def test_the_email_domain_is_a_context_word(policy: PasswordPolicy) -> Non
 
 
 async def test_the_product_name_is_a_context_word(estimator: ZxcvbnStrengthEstimator) -> None:
-    without = PasswordPolicy(estimator, min_score=3)
-    with_product = PasswordPolicy(estimator, min_score=3, product_words=(PRODUCT,))
+    without = policy_of(estimator, min_score=3)
+    with_product = policy_of(estimator, min_score=3, product_words=(PRODUCT,))
     # Its words, through zxcvbn.
     assert await accepts(without, "fastapibackend")
     error = await refusal(with_product, "fastapibackend")
@@ -200,3 +216,91 @@ def test_context_words_split_the_email_and_the_names() -> None:
         "backend",
     ]
     assert context_words("ab@x.io", None, []) == ["x.io"]
+
+
+# --- breached passwords ---------------------------------------------------------------
+
+# Strong by zxcvbn's measure, but "breached" on the local service.
+BREACHED = "Quartz-Otter-41-lamp"
+PADDED = "listed-only-as-padding-7"
+BREACH_TIMEOUT_SECONDS = 0.5
+FAILURES = "password_breach_check_failures_total"
+
+
+@pytest.fixture
+def range_api() -> Iterator[RangeApiServer]:
+    with RangeApiServer({BREACHED: 3, "password123": 250_000}, padded=[PADDED]) as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def checked_policy(
+    estimator: ZxcvbnStrengthEstimator,
+    http: httpx.AsyncClient,
+    url: str,
+    metrics: PrometheusMetrics | None = None,
+) -> PasswordPolicy:
+    checker = PwnedPasswordsChecker(http, url, BREACH_TIMEOUT_SECONDS)
+    return PasswordPolicy(estimator, checker, metrics or PrometheusMetrics(), min_score=3)
+
+
+async def test_refuses_a_breached_password_that_scores_well(
+    estimator: ZxcvbnStrengthEstimator, http: httpx.AsyncClient, range_api: RangeApiServer
+) -> None:
+    assert (await estimator.estimate(BREACHED, [])).score >= 3
+    error = await refusal(checked_policy(estimator, http, range_api.url), BREACHED)
+    assert error.message == (
+        "This password has appeared in a data breach, so attackers try it early; "
+        "choose a different one."
+    )
+    assert [path for path, _ in range_api.requests] == [f"/range/{sha1_hex(BREACHED)[:5]}"]
+
+
+async def test_accepts_a_clean_or_padding_only_password(
+    estimator: ZxcvbnStrengthEstimator, http: httpx.AsyncClient, range_api: RangeApiServer
+) -> None:
+    policy = checked_policy(estimator, http, range_api.url)
+    assert await accepts(policy, STRONG)
+    assert await accepts(policy, PADDED)
+    assert len(range_api.requests) == 2
+
+
+async def test_a_password_refused_on_strength_is_not_looked_up(
+    estimator: ZxcvbnStrengthEstimator, http: httpx.AsyncClient, range_api: RangeApiServer
+) -> None:
+    error = await refusal(checked_policy(estimator, http, range_api.url), "password123")
+    assert "too easy to guess" in error.message
+    assert range_api.requests == []
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "timeout", "bad_response"])
+async def test_an_unanswered_check_lets_the_password_through_counted_and_logged(
+    estimator: ZxcvbnStrengthEstimator,
+    http: httpx.AsyncClient,
+    range_api: RangeApiServer,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    url = range_api.url
+    if failure == "unreachable":
+        url = f"http://127.0.0.1:{free_port()}"
+    range_api.behaviour = {"timeout": Behaviour.HANG, "bad_response": Behaviour.GARBAGE}.get(
+        failure, Behaviour.ANSWER
+    )
+    metrics = PrometheusMetrics()
+    caplog.set_level(logging.DEBUG)
+
+    assert await accepts(checked_policy(estimator, http, url, metrics), BREACHED)
+
+    assert metrics.registry.get_sample_value(FAILURES, {"reason": failure}) == 1
+    [warning] = [r for r in caplog.records if r.name == "app.services.password_policy"]
+    assert warning.levelno == logging.WARNING
+    assert failure in warning.getMessage()
+    digest = sha1_hex(BREACHED)
+    for secret in (BREACHED, digest[:5], digest[5:]):
+        assert secret not in caplog.text
