@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 
 from app.interfaces.health_probe import HealthProbe
 from app.interfaces.repositories.audit_repository import AuditRepository
+from app.interfaces.repositories.email_request_repository import EmailRequestRepository
 from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.interfaces.repositories.one_time_code_repository import (
@@ -31,6 +32,7 @@ class Storage(ABC):
     audit: AuditRepository
     lockouts: LoginLockoutRepository
     guesses: GuessCounterRepository
+    email_requests: EmailRequestRepository
     uow: UnitOfWork
     probe: HealthProbe
 

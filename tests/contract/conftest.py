@@ -29,6 +29,7 @@ from app.interfaces.repositories import (
     SessionRepository,
     UserRepository,
 )
+from app.interfaces.repositories.email_request_repository import EmailRequestRepository
 from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.interfaces.unit_of_work import UnitOfWork
@@ -39,6 +40,7 @@ from app.models.session import Session
 from app.models.user import User
 from app.repositories.mongo.audit_repository import MongoAuditRepository
 from app.repositories.mongo.base import MongoUnitOfWork
+from app.repositories.mongo.email_request_repository import MongoEmailRequestRepository
 from app.repositories.mongo.guess_counter_repository import MongoGuessCounterRepository
 from app.repositories.mongo.indexes import ensure_indexes
 from app.repositories.mongo.login_lockout_repository import MongoLoginLockoutRepository
@@ -51,6 +53,7 @@ from app.repositories.mongo.session_repository import MongoSessionRepository
 from app.repositories.mongo.user_repository import MongoUserRepository
 from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.email_request_repository import SqlEmailRequestRepository
 from app.repositories.sql.guess_counter_repository import SqlGuessCounterRepository
 from app.repositories.sql.login_lockout_repository import SqlLoginLockoutRepository
 from app.repositories.sql.one_time_code_repository import (
@@ -87,6 +90,7 @@ class Backend:
     audit: AuditRepository
     lockouts: LoginLockoutRepository
     guesses: GuessCounterRepository
+    email_requests: EmailRequestRepository
     uow: UnitOfWork
     clock: ManualClock = field(default_factory=ManualClock)
     # False for a store whose ``uow.atomic()`` runs the calls in order without a
@@ -212,6 +216,7 @@ def _sql_backend(name: str) -> Backend:
         audit=SqlAuditRepository(Database.engine),
         lockouts=SqlLoginLockoutRepository(Database.engine),
         guesses=SqlGuessCounterRepository(Database.engine),
+        email_requests=SqlEmailRequestRepository(Database.engine),
         uow=SqlUnitOfWork(Database.engine),
     )
 
@@ -247,6 +252,7 @@ def _mongo_backend(name: str, database: str, *, transactional: bool) -> Backend:
         audit=MongoAuditRepository(provider),
         lockouts=MongoLoginLockoutRepository(provider),
         guesses=MongoGuessCounterRepository(provider),
+        email_requests=MongoEmailRequestRepository(provider),
         uow=MongoUnitOfWork(MongoConnection.client, lambda: transactional),
         transactional=transactional,
     )

@@ -26,6 +26,7 @@ TABLES = {
     "audit_events",
     "login_lockouts",
     "guess_counters",
+    "email_requests",
 }
 
 

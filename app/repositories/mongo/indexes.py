@@ -22,6 +22,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("account_key", ASCENDING)], name="by_account"),
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire"),
     ],
+    "email_requests": [IndexModel([("requested_at", ASCENDING)], name="oldest_first")],
     "guess_counters": [
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expire")
     ],

@@ -8,6 +8,7 @@ from app.interfaces.health_probe import HealthProbe
 from app.interfaces.storage import Storage
 from app.repositories.mongo.audit_repository import MongoAuditRepository
 from app.repositories.mongo.base import DatabaseProvider, MongoUnitOfWork
+from app.repositories.mongo.email_request_repository import MongoEmailRequestRepository
 from app.repositories.mongo.guess_counter_repository import MongoGuessCounterRepository
 from app.repositories.mongo.indexes import ensure_indexes
 from app.repositories.mongo.login_lockout_repository import MongoLoginLockoutRepository
@@ -45,6 +46,7 @@ class MongoStorage(Storage):
         self.audit = MongoAuditRepository(database)
         self.lockouts = MongoLoginLockoutRepository(database)
         self.guesses = MongoGuessCounterRepository(database)
+        self.email_requests = MongoEmailRequestRepository(database)
         self.uow = MongoUnitOfWork(MongoConnection.client, lambda: self._transactions)
         self.probe = MongoHealthProbe(database)
         self._database = database

@@ -6,6 +6,7 @@ from app.db import Database
 from app.interfaces.storage import Storage
 from app.repositories.sql.audit_repository import SqlAuditRepository
 from app.repositories.sql.base import SqlUnitOfWork
+from app.repositories.sql.email_request_repository import SqlEmailRequestRepository
 from app.repositories.sql.guess_counter_repository import SqlGuessCounterRepository
 from app.repositories.sql.health_probe import SqlHealthProbe
 from app.repositories.sql.login_lockout_repository import SqlLoginLockoutRepository
@@ -33,6 +34,7 @@ class SqlStorage(Storage):
         self.audit = SqlAuditRepository(engine)
         self.lockouts = SqlLoginLockoutRepository(engine)
         self.guesses = SqlGuessCounterRepository(engine)
+        self.email_requests = SqlEmailRequestRepository(engine)
         self.uow = SqlUnitOfWork(engine)
         self.probe = SqlHealthProbe(engine)
 

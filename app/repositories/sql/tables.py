@@ -127,6 +127,17 @@ login_lockouts = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+email_requests = Table(
+    "email_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("purpose", String(32), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Index("ix_email_requests_requested_at", "requested_at"),
+)
+
 guess_counters = Table(
     "guess_counters",
     metadata,
