@@ -107,9 +107,7 @@ class UserService:
 
     async def create(self, actor: User, new_user: NewUser) -> User:
         self._policy.ensure_can_assign(actor, new_user.role)
-        await self._password_policy.check(
-            new_user.password, new_user.email, new_user.full_name
-        )
+        await self._password_policy.check(new_user.password, new_user.email, new_user.full_name)
         hashed = await self._hasher.hash(new_user.password)
         user = self._factory.create(
             email=new_user.email,
