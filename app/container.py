@@ -22,6 +22,7 @@ from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.storage import Storage
 from app.interfaces.token_codec import TokenCodec
 from app.middlewares.client_ip_middleware import ContextVarRequestContext
+from app.models.email_request import EmailRequestPurpose
 from app.repositories.mongo.storage import MongoStorage
 from app.repositories.sql.storage import SqlStorage
 from app.services.access_policy import AccessPolicy
@@ -29,6 +30,8 @@ from app.services.account_unlock_service import AccountUnlockService, UnlockToke
 from app.services.audit_trail import AuditTrail
 from app.services.auth_service import AuthPolicy, AuthService
 from app.services.cooldown import EmailCooldown
+from app.services.email_request_queue import EmailRequestQueue
+from app.services.email_request_worker import EmailRequestWorker, RequestWorkPolicy
 from app.services.email_verification_service import EmailVerificationService
 from app.services.login_throttle import LockoutPolicy, LoginThrottle
 from app.services.one_time_code_service import CodePolicy, OneTimeCodeService
@@ -74,6 +77,7 @@ class Container:
     auth_service: AuthService
     user_service: UserService
     dispatcher: OutboxDispatcher
+    request_worker: EmailRequestWorker
     rate_limiter: RateLimiter
     auth_controller: AuthController
     user_controller: UserController
@@ -219,8 +223,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             unlock_seconds=settings.login_unlock_seconds,
         ),
     )
+    queue = EmailRequestQueue(storage.email_requests, clock)
     verification = EmailVerificationService(
-        users, codes, cooldown, invoker, uow, clock, audit, throttle
+        users, codes, cooldown, invoker, uow, clock, audit, throttle, queue
     )
     strength_estimator = ZxcvbnStrengthEstimator()
     http_client = build_http_client(settings)
@@ -243,6 +248,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         password_policy,
         audit,
         throttle,
+        queue,
     )
     unlock = AccountUnlockService(
         users,
@@ -251,6 +257,22 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         invoker,
         throttle,
         audit,
+        queue,
+    )
+    request_worker = EmailRequestWorker(
+        storage.email_requests,
+        {
+            EmailRequestPurpose.VERIFY_EMAIL: verification.send_requested,
+            EmailRequestPurpose.RESET_PASSWORD: password_reset.send_requested,
+            EmailRequestPurpose.UNLOCK_ACCOUNT: unlock.send_requested,
+        },
+        uow,
+        clock,
+        RequestWorkPolicy(
+            batch_size=settings.outbox_batch_size,
+            lease_seconds=settings.outbox_lease_seconds,
+            poll_interval_seconds=settings.outbox_poll_interval_seconds,
+        ),
     )
     auth_service = AuthService(
         users,
@@ -303,6 +325,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         auth_service=auth_service,
         user_service=user_service,
         dispatcher=dispatcher,
+        request_worker=request_worker,
         rate_limiter=build_rate_limiter(settings),
         auth_controller=AuthController(auth_service),
         user_controller=UserController(user_service, session_service),

@@ -67,7 +67,7 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
         container.secret.load()
         await container.storage.open()
         stop = asyncio.Event()
-        worker: asyncio.Task[None] | None = None
+        workers: list[asyncio.Task[None]] = []
         try:
             if settings.first_superuser_email and settings.first_superuser_password:
                 try:
@@ -79,12 +79,15 @@ def _lifespan(container: Container) -> Callable[[FastAPI], AbstractAsyncContextM
                 if created:
                     logger.info("Created the first superuser from FIRST_SUPERUSER_EMAIL")
             if settings.email_worker_enabled:
-                worker = asyncio.create_task(container.dispatcher.run(stop), name="outbox")
+                workers = [
+                    asyncio.create_task(container.request_worker.run(stop), name="requests"),
+                    asyncio.create_task(container.dispatcher.run(stop), name="outbox"),
+                ]
             yield
         finally:
             stop.set()
-            if worker is not None:
-                # A send in flight finishes; its lease would cover it otherwise.
+            # A request or send in flight finishes; its lease would cover it otherwise.
+            for worker in workers:
                 await worker
             await container.storage.close()
             container.hasher.close()

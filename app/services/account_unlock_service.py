@@ -10,9 +10,11 @@ from app.interfaces.keyed_hasher import KeyedHasher
 from app.interfaces.repositories.one_time_code_repository import CooldownRepository
 from app.interfaces.repositories.user_repository import UserRepository
 from app.models.audit import AuditEventType
+from app.models.email_request import EmailRequestPurpose
 from app.models.errors import InvalidCodeError
 from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
+from app.services.email_request_queue import EmailRequestQueue
 from app.services.login_throttle import LoginThrottle
 
 PURPOSE = "unlock"
@@ -78,7 +80,9 @@ class AccountUnlockService:
         invoker: EmailInvoker,
         throttle: LoginThrottle,
         audit: AuditTrail,
+        queue: EmailRequestQueue,
     ) -> None:
+        self._queue = queue
         self._users = users
         self._tokens = tokens
         self._cooldown = cooldown
@@ -87,8 +91,12 @@ class AccountUnlockService:
         self._audit = audit
 
     async def request(self, email: str) -> None:
-        """Email a token if an active account has this address; else nothing."""
+        """Queue the request; ``send_requested`` decides in the background."""
         await self._cooldown.acquire(PURPOSE, email)
+        await self._queue.enqueue(EmailRequestPurpose.UNLOCK_ACCOUNT, email)
+
+    async def send_requested(self, email: str) -> None:
+        """Email a token if an active account has this address; else nothing."""
         user = await self._users.get_by_email(email)
         if user is None or not user.is_active:
             return

@@ -10,11 +10,13 @@ from app.interfaces.clock import Clock
 from app.interfaces.repositories.user_repository import UserFilter, UserRepository
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.audit import AuditEventType
+from app.models.email_request import EmailRequestPurpose
 from app.models.errors import InvalidCodeError, NotFoundError
 from app.models.one_time_code import CodePurpose
 from app.models.user import User
 from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
+from app.services.email_request_queue import EmailRequestQueue
 from app.services.login_throttle import LoginThrottle
 from app.services.one_time_code_service import OneTimeCodeService
 
@@ -35,7 +37,9 @@ class EmailVerificationService:
         clock: Clock,
         audit: AuditTrail,
         throttle: LoginThrottle,
+        queue: EmailRequestQueue,
     ) -> None:
+        self._queue = queue
         self._throttle = throttle
         self._audit = audit
         self._users = users
@@ -55,8 +59,12 @@ class EmailVerificationService:
             await self._cooldown.start(PURPOSE.value, user.email)
 
     async def resend(self, email: str) -> None:
-        """Queue a new code if the address has an active, unverified account; else nothing."""
+        """Queue the request; ``send_requested`` decides in the background."""
         await self._cooldown.acquire(PURPOSE.value, email)
+        await self._queue.enqueue(EmailRequestPurpose.VERIFY_EMAIL, email)
+
+    async def send_requested(self, email: str) -> None:
+        """A new code if the address has an active, unverified account; else nothing."""
         user = await self._users.get_by_email(email)
         if user is None or not user.is_active or user.is_verified:
             return

@@ -87,9 +87,7 @@ class LoginThrottle:
         state = await self._lockouts.get(self._client_key(email))
         if state is not None and state.locked_until is not None and state.is_locked(now):
             raise AccountLockedError(retry_after=_seconds(state.locked_until - now))
-        window = await self._guesses.current(
-            self._account_key(email), now, BUDGET_WINDOW_SECONDS
-        )
+        window = await self._guesses.current(self._account_key(email), now, BUDGET_WINDOW_SECONDS)
         if window.count >= self._policy.guesses_per_window and not (
             state is not None and state.is_unlocked(now)
         ):

@@ -14,6 +14,8 @@ from app.models.one_time_code import CodePurpose, OneTimeCode
 from app.utils.ids import new_id
 
 CODE_DIGITS = 6
+# An id no account or code has (ids are UUIDv7, never all zeros).
+NO_ACCOUNT = "00000000-0000-0000-0000-000000000000"
 # Wrong guesses per address are counted in fixed windows of an hour holding half the
 # hourly bound: any sixty minutes overlap at most two windows.
 GUESS_WINDOW_SECONDS = 3_600
@@ -89,19 +91,20 @@ class OneTimeCodeService:
             raise CodeGuessesExhaustedError(
                 retry_after=max(1, math.ceil((window.resets_at - now).total_seconds()))
             )
-        stored = await self._codes.get(user_id, purpose) if user_id is not None else None
+        # Without an account the same reads and writes run on an id that matches no
+        # row, so a wrong code costs the same time whether or not the address is known.
+        owner = user_id if user_id is not None else NO_ACCOUNT
+        stored = await self._codes.get(owner, purpose)
         if (
             stored is not None
-            and user_id is not None
             and stored.is_usable(now, self.policy.max_attempts)
-            and self._hasher.matches(stored.code_hash, purpose.value, user_id, code)
+            and self._hasher.matches(stored.code_hash, purpose.value, owner, code)
         ):
             return stored
         await self._guesses.hit(key, now, GUESS_WINDOW_SECONDS)
-        if stored is not None and user_id is not None:
-            attempts = await self._codes.record_failure(stored.id)
-            if attempts >= self.policy.max_attempts:
-                await self._codes.delete(user_id, purpose)
+        attempts = await self._codes.record_failure(stored.id if stored else NO_ACCOUNT)
+        if attempts >= self.policy.max_attempts:
+            await self._codes.delete(owner, purpose)
         raise InvalidCodeError()
 
     async def consume(self, code: OneTimeCode) -> None:

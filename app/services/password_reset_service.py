@@ -8,10 +8,12 @@ from app.interfaces.repositories.session_repository import SessionRepository
 from app.interfaces.repositories.user_repository import UserRepository
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.audit import AuditEventType
+from app.models.email_request import EmailRequestPurpose
 from app.models.errors import InvalidCodeError, NotFoundError
 from app.models.one_time_code import CodePurpose
 from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
+from app.services.email_request_queue import EmailRequestQueue
 from app.services.login_throttle import LoginThrottle
 from app.services.one_time_code_service import OneTimeCodeService
 from app.services.password_policy import PasswordPolicy
@@ -35,7 +37,9 @@ class PasswordResetService:
         password_policy: PasswordPolicy,
         audit: AuditTrail,
         throttle: LoginThrottle,
+        queue: EmailRequestQueue,
     ) -> None:
+        self._queue = queue
         self._throttle = throttle
         self._audit = audit
         self._password_policy = password_policy
@@ -49,8 +53,12 @@ class PasswordResetService:
         self._clock = clock
 
     async def forgot(self, email: str) -> None:
-        """Queue a reset code if an active account has this address; else nothing."""
+        """Queue the request; ``send_requested`` decides in the background."""
         await self._cooldown.acquire(PURPOSE.value, email)
+        await self._queue.enqueue(EmailRequestPurpose.RESET_PASSWORD, email)
+
+    async def send_requested(self, email: str) -> None:
+        """A reset code if an active account has this address; else nothing."""
         user = await self._users.get_by_email(email)
         if user is None or not user.is_active:
             return

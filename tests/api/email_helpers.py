@@ -18,12 +18,15 @@ import httpx
 from fastapi import FastAPI
 
 from app.config import Settings
+from app.db.mongo import MongoConnection
+from app.interfaces.repositories.email_request_repository import EmailRequestRepository
 from app.interfaces.repositories.outbox_repository import OutboxRepository
 from app.main import create_app
 from app.models.email import OutboxMessage, OutboxStatus
 from app.models.one_time_code import CodePurpose
 from tests.api.helpers import V1, LoggedIn, login_superuser
 from tests.conftest import DEFAULT_PASSWORD, SettingsFactory
+from tests.fakes.async_mongomock import AsyncMongomockClient
 from tests.smtp_server import ReceivedEmail, SmtpTestServer
 
 PROJECT = "Acme Test"
@@ -152,6 +155,12 @@ def contains_code(text: str, code: str) -> bool:
     return re.search(rf"(?<![0-9A-Za-z.]){code}(?![0-9A-Za-z])", text) is not None
 
 
+def installed_fake_mongo() -> AsyncMongomockClient | None:
+    """The in-process MongoDB fake the test fixture installed, if the app runs on it."""
+    client = MongoConnection._client
+    return client if isinstance(client, AsyncMongomockClient) else None
+
+
 @dataclass
 class MailEnv:
     """A running app with the outbox worker, its HTTP client and the SMTP server."""
@@ -161,19 +170,25 @@ class MailEnv:
     smtp: SmtpTestServer
     settings: Settings
     outbox: OutboxRepository
+    requests: EmailRequestRepository
 
     async def settle(self, within: float = WAIT_SECONDS) -> None:
-        """Wait until the outbox has nothing left to deliver (pending or sending).
+        """Wait until no email request waits and the outbox has nothing left to deliver.
 
-        Every email is queued in the request's own transaction, so once a response is
-        back its messages are in the outbox; when nothing is pending any more, every
+        Every email is queued in its request's own transaction, or, for requests that
+        name an address, by the worker that fulfils the queued request together with
+        its removal; so once no request waits and nothing is pending any more, every
         message a request caused has reached the SMTP server (or failed for good).
         """
+
+        async def no_requests() -> bool:
+            return await self.requests.count() == 0
 
         async def idle() -> bool:
             counts = await self.outbox.count_by_status()
             return counts[OutboxStatus.PENDING] + counts[OutboxStatus.SENDING] == 0
 
+        await wait_until(no_requests, "no queued email request", within)
         await wait_until(idle, "an idle outbox", within)
 
     async def all_messages(self) -> list[OutboxMessage]:
@@ -265,6 +280,7 @@ async def running_mail_app(settings: Settings, smtp: SmtpTestServer) -> AsyncIte
                 smtp=smtp,
                 settings=settings,
                 outbox=app.state.container.storage.outbox,
+                requests=app.state.container.storage.email_requests,
             )
 
 

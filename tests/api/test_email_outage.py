@@ -13,13 +13,13 @@ from tests.api.email_helpers import (
     MailEnv,
     email_settings,
     extract_code,
+    installed_fake_mongo,
     running_mail_app,
     wait_for_messages,
     wait_until,
 )
 from tests.api.helpers import LoggedIn
 from tests.conftest import DEFAULT_PASSWORD, SettingsFactory
-from tests.fakes.async_mongomock import AsyncMongomockClient
 from tests.smtp_server import SmtpTestServer
 
 USERS = 20
@@ -30,12 +30,6 @@ OUTAGE_OVERRIDES: dict[str, Any] = {
     "outbox_max_attempts": 50,
     "outbox_backoff_max_seconds": 0.5,
 }
-
-
-def installed_fake_mongo() -> AsyncMongomockClient | None:
-    """The in-process MongoDB fake the test fixture installed, if the app runs on it."""
-    client = MongoConnection._client
-    return client if isinstance(client, AsyncMongomockClient) else None
 
 
 def addresses(count: int, prefix: str = "outage") -> list[str]:
