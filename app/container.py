@@ -198,6 +198,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         storage.guesses,
         keyed_hasher,
         clock,
+        uow,
         CodePolicy(
             ttl_seconds=settings.otp_ttl_seconds,
             max_attempts=settings.otp_max_attempts,

@@ -75,11 +75,12 @@ class EmailVerificationService:
             )
 
     async def verify(self, email: str, code: str) -> User:
-        found = await self._users.get_by_email(email)
-        user = found if found is not None and found.is_active else None
-        stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
-        if user is None:
-            raise InvalidCodeError()
+        async with self._codes.refusals_take_the_same_time():
+            found = await self._users.get_by_email(email)
+            user = found if found is not None and found.is_active else None
+            stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
+            if user is None:
+                raise InvalidCodeError()
         async with self._uow.atomic():
             await self._codes.consume(stored)
             updated = await self._users.update(user.id, {"is_verified": True}, self._clock.now())

@@ -69,11 +69,12 @@ class PasswordResetService:
             )
 
     async def reset(self, email: str, code: str, new_password: str) -> None:
-        found = await self._users.get_by_email(email)
-        user = found if found is not None and found.is_active else None
-        stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
-        if user is None:
-            raise InvalidCodeError()
+        async with self._codes.refusals_take_the_same_time():
+            found = await self._users.get_by_email(email)
+            user = found if found is not None and found.is_active else None
+            stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
+            if user is None:
+                raise InvalidCodeError()
         await self._password_policy.check(new_password, user.email, user.full_name)
         hashed = await self._hasher.hash(new_password)
         now = self._clock.now()

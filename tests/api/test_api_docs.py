@@ -403,14 +403,23 @@ class Walkthrough:
         return self.admin_token
 
     def _set_code(self, variable: str, subject: str) -> None:
-        """The code in the newest email of this kind to $EMAIL, as the reader copies it."""
-        self.settle()
+        """The code in the newest email of this kind to $EMAIL, as the reader copies it.
+
+        Requests naming an address are queued before their email is, so the outbox can
+        be empty a moment before the email exists: wait for the email itself too.
+        """
         address = self.variables["EMAIL"]
-        mails = [
-            mail
-            for mail in self.smtp.received
-            if mail.rcpt_tos == [address] and str(mail.message["Subject"]).startswith(subject)
-        ]
+        deadline = datetime.now(UTC) + timedelta(seconds=SETTLE_SECONDS)
+        while True:
+            self.settle()
+            mails = [
+                mail
+                for mail in self.smtp.received
+                if mail.rcpt_tos == [address] and str(mail.message["Subject"]).startswith(subject)
+            ]
+            if mails or datetime.now(UTC) >= deadline:
+                break
+            time.sleep(POLL_SECONDS)
         assert mails, f"no email {subject!r}… reached {address}"
         self.variables[variable] = extract_code(mails[-1])
 

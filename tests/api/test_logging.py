@@ -114,6 +114,7 @@ async def served(
                     smtp=smtp,
                     settings=settings,
                     outbox=app.state.container.storage.outbox,
+                    requests=app.state.container.storage.email_requests,
                 ),
                 sent,
             )
