@@ -1,7 +1,6 @@
 """Fulfilling queued email requests in the background."""
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from app.interfaces.clock import Clock
 from app.interfaces.repositories.email_request_repository import EmailRequestRepository
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.email_request import EmailRequest, EmailRequestPurpose
+from app.services.polling import poll_until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +60,13 @@ class EmailRequestWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; a failing database only pauses the loop."""
-        while not stop.is_set():
-            try:
-                handled = await self.work_once()
-            except Exception:  # the loop must outlive any outage
-                logger.exception("Email requests could not be fulfilled; retrying shortly")
-                handled = 0
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._policy.poll_interval_seconds)
+        await poll_until_stopped(
+            stop,
+            self.work_once,
+            self._policy.poll_interval_seconds,
+            logger,
+            "Fulfilling email requests",
+        )
 
     async def _fulfil(self, request: EmailRequest) -> None:
         async with self._uow.atomic():

@@ -1,7 +1,6 @@
 """The background worker that delivers the outbox."""
 
 import asyncio
-import contextlib
 import logging
 import random
 import secrets
@@ -12,6 +11,7 @@ from app.interfaces.clock import Clock
 from app.interfaces.email_sender import EmailDeliveryError, EmailSender
 from app.interfaces.repositories.outbox_repository import OutboxRepository
 from app.models.email import OutboxMessage
+from app.services.polling import poll_until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +74,9 @@ class OutboxDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; a failing database only pauses the loop."""
-        while not stop.is_set():
-            try:
-                handled = await self.dispatch_once()
-            except Exception:  # the loop must outlive any outage
-                logger.exception("Outbox dispatch failed; retrying shortly")
-                handled = 0
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._policy.poll_interval_seconds)
+        await poll_until_stopped(
+            stop, self.dispatch_once, self._policy.poll_interval_seconds, logger, "Outbox dispatch"
+        )
 
     async def _deliver(self, message: OutboxMessage) -> None:
         if message.attempts > self._policy.max_attempts:
