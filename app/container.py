@@ -198,7 +198,6 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         storage.guesses,
         keyed_hasher,
         clock,
-        uow,
         CodePolicy(
             ttl_seconds=settings.otp_ttl_seconds,
             max_attempts=settings.otp_max_attempts,
@@ -259,6 +258,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         throttle,
         audit,
         queue,
+        uow,
     )
     request_worker = EmailRequestWorker(
         storage.email_requests,

@@ -74,7 +74,7 @@ class ClientIpMiddleware:
 
     def client_ip(self, scope: Scope) -> str | None:
         client = scope.get("client")
-        peer: str | None = str(client[0]) if client else None
+        peer: str | None = (_canonical(str(client[0])) or str(client[0])) if client else None
         # Without trusted proxies (the default) there is nothing to parse.
         if peer is None or not self.trusted or not self._is_trusted(peer):
             return peer
@@ -86,8 +86,8 @@ class ClientIpMiddleware:
         hops = [hop.strip() for header in forwarded for hop in header.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not self._is_trusted(hop):
-                return hop if _is_ip(hop) else peer
-        return hops[0] if hops and _is_ip(hops[0]) else peer
+                return _canonical(hop) or peer
+        return (_canonical(hops[0]) if hops else None) or peer
 
     def forwarded_scheme(self, scope: Scope) -> str | None:
         """The scheme a trusted proxy says the client used, or None to keep the server's.
@@ -107,16 +107,23 @@ class ClientIpMiddleware:
         return protos[-1] if protos and protos[-1] in FORWARDED_SCHEMES else None
 
     def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        canonical = _canonical(address)
+        if canonical is None:
             return False
+        ip = ipaddress.ip_address(canonical)
         return any(ip in network for network in self.trusted)
 
 
-def _is_ip(value: str) -> bool:
+def _canonical(value: str) -> str | None:
+    """The address in one spelling, or None if it is not one.
+
+    An IPv4 client of a dual-stack socket arrives as ``::ffff:a.b.c.d``; it is the
+    IPv4 address, not a member of the IPv6 network ``::/64``.
+    """
     try:
-        ipaddress.ip_address(value)
+        ip = ipaddress.ip_address(value)
     except ValueError:
-        return False
-    return True
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)

@@ -70,9 +70,9 @@ class AuthDependencies:
             return None
 
 
-def client_ip() -> str:
-    """The client's IP as ClientIpMiddleware worked it out (proxy-aware)."""
-    return current_client().ip_address or "unknown"
+def client_key() -> str:
+    """The client as rate limits count it (proxy-aware): an IPv4 address or an IPv6 /64."""
+    return current_client().network
 
 
 def client_info() -> ClientInfo:

@@ -9,6 +9,7 @@ from app.interfaces.clock import Clock
 from app.interfaces.keyed_hasher import KeyedHasher
 from app.interfaces.repositories.one_time_code_repository import CooldownRepository
 from app.interfaces.repositories.user_repository import UserRepository
+from app.interfaces.unit_of_work import UnitOfWork
 from app.models.audit import AuditEventType
 from app.models.email_request import EmailRequestPurpose
 from app.models.errors import InvalidCodeError
@@ -81,7 +82,9 @@ class AccountUnlockService:
         throttle: LoginThrottle,
         audit: AuditTrail,
         queue: EmailRequestQueue,
+        uow: UnitOfWork,
     ) -> None:
+        self._uow = uow
         self._queue = queue
         self._users = users
         self._tokens = tokens
@@ -107,13 +110,15 @@ class AccountUnlockService:
         )
 
     async def unlock(self, email: str, token: str) -> None:
-        if not await self._tokens.redeem(email, token):
-            raise InvalidCodeError("The unlock token is wrong, expired or already used.")
-        await self._throttle.lift(email)
-        user = await self._users.get_by_email(email)
-        await self._audit.record(
-            AuditEventType.ACCOUNT_UNLOCKED, subject=user, actor=user, subject_email=email
-        )
+        # One unit of work: a token is never spent without the unlock it paid for.
+        async with self._uow.atomic():
+            if not await self._tokens.redeem(email, token):
+                raise InvalidCodeError("The unlock token is wrong, expired or already used.")
+            await self._throttle.lift(email)
+            user = await self._users.get_by_email(email)
+            await self._audit.record(
+                AuditEventType.ACCOUNT_UNLOCKED, subject=user, actor=user, subject_email=email
+            )
 
 
 def _normalise(email: str) -> str:

@@ -33,7 +33,7 @@ from app.models.session import Session
 from app.models.user import User
 from app.services.audit_trail import AuditTrail
 from app.services.email_verification_service import EmailVerificationService
-from app.services.login_throttle import LoginThrottle
+from app.services.login_throttle import Attempt, LoginThrottle
 from app.services.password_policy import PasswordPolicy
 from app.utils.ids import new_id
 
@@ -117,16 +117,16 @@ class AuthService:
 
     async def _login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         email = email.strip().lower()
-        await self._throttle.ensure_allowed(email)
+        attempt = await self._throttle.admit(email)
         user = await self._users.get_by_email(email)
         if user is None:
             # Same cost as a wrong password, so timing does not reveal which emails exist.
             await self._hasher.verify_dummy(password)
-            await self._login_failed(email, None)
+            await self._login_failed(email, None, attempt)
         result = await self._hasher.verify(password, user.hashed_password)
         if not result.valid:
-            await self._login_failed(email, user)
-        await self._throttle.record_success(email)
+            await self._login_failed(email, user, attempt)
+        await self._throttle.succeeded(email)
         if not user.is_active:
             raise AccountDisabledError()
         if self._policy.require_verified_email and not user.is_verified:
@@ -150,14 +150,13 @@ class AuthService:
         await self._audit.record(AuditEventType.LOGIN_SUCCEEDED, subject=user, actor=user)
         return self._issue(user, session)
 
-    async def _login_failed(self, email: str, user: User | None) -> NoReturn:
-        outcome = await self._throttle.record_failure(email)
+    async def _login_failed(self, email: str, user: User | None, attempt: Attempt) -> NoReturn:
         await self._audit.record(AuditEventType.LOGIN_FAILED, subject=user, subject_email=email)
-        if outcome.client_locked:
+        if attempt.locks_client:
             await self._audit.record(
                 AuditEventType.ACCOUNT_LOCKED, subject=user, subject_email=email
             )
-        if outcome.budget_spent:
+        if attempt.spends_budget:
             await self._audit.record(
                 AuditEventType.LOGIN_BUDGET_SPENT, subject=user, subject_email=email
             )

@@ -89,8 +89,8 @@ class EmailVerificationService:
             if not user.is_verified:
                 await self._invoker.execute(WelcomeCommand(updated))
                 await self._audit.record(AuditEventType.EMAIL_VERIFIED, subject=updated)
-        # The code proved the mailbox: whoever was guessing no longer keeps the owner out.
-        await self._throttle.lift(email)
+            # The code proved the mailbox: whoever was guessing no longer keeps the owner out.
+            await self._throttle.lift(email)
         return updated
 
     async def send_to_all_unverified(self) -> int:

@@ -13,7 +13,6 @@ Both are keyed by keyed hashes of the address, so unknown addresses behave exact
 like known ones.
 """
 
-import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,8 +27,6 @@ from app.models.errors import AccountLockedError, UnlockRequiredError
 # The budget is counted in fixed windows of an hour holding half the hourly bound:
 # any sixty minutes overlap at most two windows, so they never see more than the bound.
 BUDGET_WINDOW_SECONDS = 3_600
-# IPv6 clients get a /64 each; a per-address lock would be no lock at all there.
-IPV6_CLIENT_PREFIX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +52,21 @@ class LockoutPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class FailureOutcome:
-    """What a wrong password changed: this client locked, the account's budget spent."""
+class Attempt:
+    """An admitted try, counted before its password is checked: whether its failure
+    locks this client, and whether it spends the account's budget for the window."""
 
-    client_locked: bool
-    budget_spent: bool
+    locks_client: bool
+    spends_budget: bool
 
 
 class LoginThrottle:
-    """Decides whether the current client may try a password for an address."""
+    """Decides whether the current client may try a password for an address.
+
+    Every try is counted *before* its password is checked, so that concurrent tries
+    cannot all pass a limit they would each reach only afterwards; a right password
+    takes its count back.
+    """
 
     def __init__(
         self,
@@ -81,35 +84,35 @@ class LoginThrottle:
         self._context = context
         self._policy = policy
 
-    async def ensure_allowed(self, email: str) -> None:
-        """Refuse before the password is checked, so a refused try is no guess."""
+    async def admit(self, email: str) -> Attempt:
+        """Count a try, or refuse it (``AccountLockedError``, ``UnlockRequiredError``)."""
         now = self._clock.now()
-        state = await self._lockouts.get(self._client_key(email))
+        client, account = self._client_key(email), self._account_key(email)
+        state = await self._lockouts.get(client)
         if state is not None and state.locked_until is not None and state.is_locked(now):
             raise AccountLockedError(retry_after=_seconds(state.locked_until - now))
-        window = await self._guesses.current(self._account_key(email), now, BUDGET_WINDOW_SECONDS)
-        if window.count >= self._policy.guesses_per_window and not (
-            state is not None and state.is_unlocked(now)
-        ):
+        window = await self._guesses.hit(account, now, BUDGET_WINDOW_SECONDS)
+        unlocked = state is not None and state.is_unlocked(now)
+        if window.count > self._policy.guesses_per_window and not unlocked:
             raise UnlockRequiredError(retry_after=_seconds(window.resets_at - now))
-
-    async def record_failure(self, email: str) -> FailureOutcome:
-        now = self._clock.now()
-        state = await self._lockouts.record_failure(
-            self._client_key(email),
-            self._account_key(email),
-            now,
-            self._policy.max_failures,
-            self._policy.lock_series(),
+        counted = await self._lockouts.record_attempt(
+            client, account, now, self._policy.max_failures, self._policy.lock_series()
         )
-        window = await self._guesses.hit(self._account_key(email), now, BUDGET_WINDOW_SECONDS)
-        return FailureOutcome(
-            client_locked=state.failures == 0 and state.is_locked(now),
-            budget_spent=window.count == self._policy.guesses_per_window,
+        if counted is None:
+            # A concurrent try locked this client in between: this one is not a guess.
+            await self._guesses.release(account)
+            locked = await self._lockouts.get(client)
+            until = locked.locked_until if locked is not None else None
+            raise AccountLockedError(retry_after=_seconds((until or now) - now))
+        return Attempt(
+            locks_client=counted.is_locked(now),
+            spends_budget=window.count == self._policy.guesses_per_window,
         )
 
-    async def record_success(self, email: str) -> None:
+    async def succeeded(self, email: str) -> None:
+        """The password was right: forget this client's count and take back the guess."""
         await self._lockouts.record_success(self._client_key(email))
+        await self._guesses.release(self._account_key(email))
 
     async def lift(self, email: str) -> None:
         """The current client proved control of the mailbox: lift every client's lock
@@ -127,24 +130,12 @@ class LoginThrottle:
 
     def _client_key(self, email: str) -> str:
         return self._hasher.digest(
-            "login-client", _normalise(email), _client_id(self._context.client().ip_address)
+            "login-client", _normalise(email), self._context.client().network
         )
 
 
 def _normalise(email: str) -> str:
     return email.strip().lower()
-
-
-def _client_id(ip: str | None) -> str:
-    if ip is None:
-        return ""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
-    return str(address)
 
 
 def _seconds(delta: timedelta) -> int:

@@ -12,7 +12,6 @@ from app.interfaces.clock import Clock
 from app.interfaces.keyed_hasher import KeyedHasher
 from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.one_time_code_repository import OneTimeCodeRepository
-from app.interfaces.unit_of_work import UnitOfWork
 from app.models.errors import CodeGuessesExhaustedError, DomainError, InvalidCodeError
 from app.models.one_time_code import CodePurpose, OneTimeCode
 from app.utils.ids import new_id
@@ -58,12 +57,10 @@ class OneTimeCodeService:
         guesses: GuessCounterRepository,
         hasher: KeyedHasher,
         clock: Clock,
-        uow: UnitOfWork,
         policy: CodePolicy,
     ) -> None:
         self._codes = codes
         self._guesses = guesses
-        self._uow = uow
         self._hasher = hasher
         self._clock = clock
         self.policy = policy
@@ -112,8 +109,10 @@ class OneTimeCodeService:
         """
         now = self._clock.now()
         key = self._hasher.digest("code-guesses", purpose.value, email.strip().lower())
-        window = await self._guesses.current(key, now, GUESS_WINDOW_SECONDS)
-        if window.count >= self.policy.guesses_per_window:
+        # Counted before the check, so that concurrent guesses cannot all pass the
+        # budget; a right code takes its count back.
+        window = await self._guesses.hit(key, now, GUESS_WINDOW_SECONDS)
+        if window.count > self.policy.guesses_per_window:
             raise CodeGuessesExhaustedError(
                 retry_after=max(1, math.ceil((window.resets_at - now).total_seconds()))
             )
@@ -126,14 +125,11 @@ class OneTimeCodeService:
             and stored.is_usable(now, self.policy.max_attempts)
             and self._hasher.matches(stored.code_hash, purpose.value, owner, code)
         ):
+            await self._guesses.release(key)
             return stored
-        # One transaction for the guess's writes: it commits (and syncs) once whether
-        # or not a code row changes, which would otherwise cost the known one a commit.
-        async with self._uow.atomic():
-            await self._guesses.hit(key, now, GUESS_WINDOW_SECONDS)
-            attempts = await self._codes.record_failure(stored.id if stored else NO_ACCOUNT)
-            if attempts >= self.policy.max_attempts:
-                await self._codes.delete(owner, purpose)
+        attempts = await self._codes.record_failure(stored.id if stored else NO_ACCOUNT)
+        if attempts >= self.policy.max_attempts:
+            await self._codes.delete(owner, purpose)
         raise InvalidCodeError()
 
     async def consume(self, code: OneTimeCode) -> None:

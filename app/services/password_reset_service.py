@@ -89,5 +89,5 @@ class PasswordResetService:
             await self._sessions.revoke_all(user.id, now)
             await self._invoker.execute(PasswordChangedCommand(updated, now))
             await self._audit.record(AuditEventType.PASSWORD_RESET, subject=updated)
-        # The code proved the mailbox: whoever was guessing no longer keeps the owner out.
-        await self._throttle.lift(email)
+            # The code proved the mailbox: whoever was guessing no longer keeps the owner out.
+            await self._throttle.lift(email)

@@ -6,6 +6,7 @@ hour, whatever the resends. Time is a ``ManualClock``; codes live two hours here
 they outlast a window. Rate limits are off: this holds without them.
 """
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -150,3 +151,44 @@ async def test_unknown_addresses_count_exactly_like_known_ones(env: Env) -> None
     assert [status for status, _, _ in observed[known]] == [400] * PER_WINDOW + [429, 429]
     assert observed[known] == observed[unknown]
     assert not re.search(r"[0-9]{6}", str(observed))
+
+
+async def test_wrong_codes_packed_around_a_window_boundary_stay_within_the_hourly_bound(
+    env: Env,
+) -> None:
+    """The worst case of fixed windows: one guess opens a window, the rest of it is
+    spent in its last minute, and the next window is spent at once."""
+    email = "boundary@example.com"
+    await register(env.client, email)
+    code = extract_code(await wait_for_mail(env.smtp, email, SUBJECT_VERIFY))
+
+    async def guess_until_refused() -> list[datetime]:
+        checked = []
+        while (response := await env.verify(email, other_code(code))).status_code == 400:
+            checked.append(env.clock.now())
+        assert_problem(response, 429, "too_many_code_attempts")
+        return checked
+
+    assert_problem(await env.verify(email, other_code(code)), 400, "invalid_code")
+    opened = env.clock.now()
+    env.clock.advance(minutes=59)
+    late = await guess_until_refused()
+    env.clock.advance(minutes=1)
+    early = await guess_until_refused()
+
+    assert (len(late), len(early)) == (PER_WINDOW - 1, PER_WINDOW)
+    moments = [opened, *late, *early]
+    assert (
+        max(sum(1 for m in moments if b <= m < b + timedelta(hours=1)) for b in moments) <= PER_HOUR
+    )
+
+
+async def test_concurrent_wrong_codes_cannot_overrun_the_budget(env: Env) -> None:
+    email = "stampede@example.com"
+    await register(env.client, email)
+    code = extract_code(await wait_for_mail(env.smtp, email, SUBJECT_VERIFY))
+
+    responses = await asyncio.gather(*(env.verify(email, other_code(code)) for _ in range(20)))
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [400] * PER_WINDOW + [429] * (20 - PER_WINDOW)

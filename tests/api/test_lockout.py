@@ -9,6 +9,7 @@ Rate limits are off: these are the defences that hold without them. Each test ru
 every database backend of ``tests/api/conftest.py``.
 """
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -40,10 +41,18 @@ TOKEN_PATTERN = re.compile(r"\b([0-9]{10}\.[A-Za-z0-9_-]{22}\.[0-9a-f]{64})\b")
 class Env:
     """A running app on a manual clock, its client behind a trusted proxy, and its mail."""
 
-    def __init__(self, client: httpx.AsyncClient, clock: ManualClock, smtp: SmtpTestServer):
+    def __init__(
+        self, app: FastAPI, client: httpx.AsyncClient, clock: ManualClock, smtp: SmtpTestServer
+    ):
+        self.app = app
         self.client = client
         self.clock = clock
         self.smtp = smtp
+
+    def direct_client(self, peer: str) -> httpx.AsyncClient:
+        """A client that reaches the app from ``peer`` itself, with no proxy between."""
+        transport = httpx.ASGITransport(app=self.app, client=(peer, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
     async def attempt(
         self, email: str, password: str = WRONG_PASSWORD, ip: str = OWNER_IP
@@ -108,7 +117,7 @@ async def launch(
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app, client=(PROXY, 50000))
             client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-            return Env(await stack.enter_async_context(client), clock, smtp_server)
+            return Env(app, await stack.enter_async_context(client), clock, smtp_server)
 
         yield start
 
@@ -232,13 +241,112 @@ async def test_an_hour_of_guessing_from_twenty_ips_stays_within_the_hourly_bound
         env.clock.advance(minutes=4)
 
     assert env.clock.now() - start >= timedelta(hours=3)
-    busiest = max(
-        sum(1 for moment in checked if begin <= moment < begin + timedelta(hours=1))
-        for begin in checked
-    )
-    assert busiest <= BUDGET_PER_HOUR
+    assert busiest_hour(checked) <= BUDGET_PER_HOUR
     # And the budget was really spent, more than once: the bound is what held them.
     assert len(checked) >= 2 * BUDGET_PER_WINDOW
+
+
+def busiest_hour(moments: list[datetime]) -> int:
+    """The most of ``moments`` that fall within any sixty minutes."""
+    return max(
+        sum(1 for moment in moments if begin <= moment < begin + timedelta(hours=1))
+        for begin in moments
+    )
+
+
+async def test_guesses_packed_around_a_window_boundary_stay_within_the_hourly_bound(
+    launch: Launch,
+) -> None:
+    """The worst case of fixed windows: one guess opens a window, the rest of it is
+    spent in its last minute, and the next window is spent at once."""
+    env = await launch()
+    email = "boundary@example.com"
+    await register(env.client, email)
+    attackers = iter(ATTACKER_IPS * 10)
+
+    async def guess_until_refused() -> list[datetime]:
+        checked = []
+        while (response := await env.attempt(email, ip=next(attackers))).status_code == 401:
+            checked.append(env.clock.now())
+        assert_refused(response, "unlock_required")
+        return checked
+
+    await env.fail(email, 1, ip=next(attackers))
+    opened = env.clock.now()
+    env.clock.advance(minutes=59)
+    late = await guess_until_refused()
+    env.clock.advance(minutes=1)
+    early = await guess_until_refused()
+
+    assert len(late) == BUDGET_PER_WINDOW - 1
+    assert len(early) == BUDGET_PER_WINDOW
+    assert busiest_hour([opened, *late, *early]) <= BUDGET_PER_HOUR
+
+
+async def test_concurrent_guesses_from_many_ips_cannot_overrun_the_budget(launch: Launch) -> None:
+    env = await launch(login_max_failures=100)
+    email = "stampede@example.com"
+    await register(env.client, email)
+    ips = [f"198.51.100.{n}" for n in range(1, 41)]
+
+    responses = await asyncio.gather(*(env.attempt(email, ip=ip) for ip in ips))
+
+    checked = [response for response in responses if response.status_code == 401]
+    assert len(checked) == BUDGET_PER_WINDOW, [response.status_code for response in responses]
+    for response in responses:
+        if response.status_code != 401:
+            assert_refused(response, "unlock_required")
+
+
+async def test_concurrent_guesses_from_one_client_cannot_overrun_its_lock(launch: Launch) -> None:
+    env = await launch()
+    email = "burst@example.com"
+    await register(env.client, email)
+
+    responses = await asyncio.gather(*(env.attempt(email, ip=ATTACKER_IPS[0]) for _ in range(12)))
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [401] * MAX_FAILURES + [429] * (12 - MAX_FAILURES)
+    assert (await env.attempt(email, DEFAULT_PASSWORD, OWNER_IP)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("attacker", "neighbour", "owner", "recorded"),
+    [
+        # IPv4 clients of a dual-stack socket: each its own client, not one ::/64.
+        ("::ffff:198.51.100.1", "::ffff:198.51.100.1", "::ffff:192.0.2.10", "192.0.2.10"),
+        # IPv6: one host owns a /64, so the lock covers it; another /64 is another client.
+        ("2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1", "2001:db8:0:2::1"),
+    ],
+)
+async def test_clients_are_addresses_of_ipv4_and_64s_of_ipv6(
+    launch: Launch, attacker: str, neighbour: str, owner: str, recorded: str
+) -> None:
+    env = await launch(trusted_proxies=[])
+    email = "dual@example.com"
+    await register(env.client, email)
+
+    async with env.direct_client(attacker) as client:
+        for _ in range(MAX_FAILURES):
+            response = await client.post(
+                f"{V1}/auth/login", data={"username": email, "password": WRONG_PASSWORD}
+            )
+            assert_problem(response, 401, "invalid_credentials")
+    async with env.direct_client(neighbour) as client:
+        response = await client.post(
+            f"{V1}/auth/login", data={"username": email, "password": DEFAULT_PASSWORD}
+        )
+        assert_refused(response, "account_locked")
+    async with env.direct_client(owner) as client:
+        response = await client.post(
+            f"{V1}/auth/login", data={"username": email, "password": DEFAULT_PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        sessions = await client.get(
+            f"{V1}/users/me/sessions",
+            headers={"Authorization": f"Bearer {response.json()['access_token']}"},
+        )
+    assert [item["ip_address"] for item in sessions.json()] == [recorded]
 
 
 async def test_a_password_reset_lifts_the_lock(launch: Launch) -> None:

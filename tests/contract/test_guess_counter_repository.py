@@ -3,6 +3,7 @@
 import asyncio
 from datetime import timedelta
 
+from app.models.guess_window import GuessWindow
 from tests.contract.conftest import Backend
 
 KEY = "hmac-of-alice@example.com"
@@ -44,17 +45,21 @@ async def test_a_closed_window_reads_empty_and_the_next_guess_opens_a_new_one(
     assert reopened.resets_at == closed_at + timedelta(seconds=WINDOW)
 
 
-async def test_keys_count_apart_and_clear_forgets_one(backend: Backend) -> None:
+async def test_keys_count_apart_and_release_takes_back_one_guess(backend: Backend) -> None:
     now = backend.clock.now()
     await backend.guesses.hit(KEY, now, WINDOW)
-    await backend.guesses.hit(KEY, now, WINDOW)
+    opened = await backend.guesses.hit(KEY, now, WINDOW)
     await backend.guesses.hit(OTHER, now, WINDOW)
 
-    await backend.guesses.clear(KEY)
+    await backend.guesses.release(KEY)
 
-    assert (await backend.guesses.current(KEY, now, WINDOW)).count == 0
+    assert await backend.guesses.current(KEY, now, WINDOW) == GuessWindow(1, opened.resets_at)
     assert (await backend.guesses.current(OTHER, now, WINDOW)).count == 1
-    await backend.guesses.clear("never-seen")
+    await backend.guesses.release(KEY)
+    await backend.guesses.release(KEY)  # never below zero
+    assert (await backend.guesses.current(KEY, now, WINDOW)).count == 0
+    assert (await backend.guesses.hit(KEY, now, WINDOW)).count == 1
+    await backend.guesses.release("never-seen")
 
 
 async def test_concurrent_guesses_are_each_counted_once(backend: Backend) -> None:

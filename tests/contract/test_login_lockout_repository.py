@@ -16,7 +16,7 @@ LOCKS = [60, 120, 240]
 
 async def fail(backend: Backend, times: int, key: str = KEY, account: str = ACCOUNT) -> None:
     for _ in range(times):
-        await backend.lockouts.record_failure(
+        await backend.lockouts.record_attempt(
             key, account, backend.clock.now(), MAX_FAILURES, LOCKS
         )
 
@@ -27,8 +27,8 @@ async def test_an_unknown_key_has_no_state(backend: Backend) -> None:
 
 async def test_failures_below_the_maximum_count_without_locking(backend: Backend) -> None:
     now = backend.clock.now()
-    first = await backend.lockouts.record_failure(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
-    second = await backend.lockouts.record_failure(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
+    first = await backend.lockouts.record_attempt(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
+    second = await backend.lockouts.record_attempt(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
 
     assert (first.failures, second.failures) == (1, 2)
     assert second.lockouts == 0
@@ -43,7 +43,7 @@ async def test_the_maximum_locks_for_the_first_length_and_resets_the_count(
     await fail(backend, MAX_FAILURES - 1)
     now = backend.clock.now()
 
-    locked = await backend.lockouts.record_failure(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
+    locked = await backend.lockouts.record_attempt(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
 
     assert locked.failures == 0
     assert locked.lockouts == 1
@@ -60,7 +60,7 @@ async def test_each_further_lock_takes_the_next_length_up_to_the_last(backend: B
     for _ in range(len(LOCKS) + 2):
         await fail(backend, MAX_FAILURES - 1)
         now = backend.clock.now()
-        lock = await backend.lockouts.record_failure(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
+        lock = await backend.lockouts.record_attempt(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
         assert lock.locked_until is not None
         lengths.append(int((lock.locked_until - now).total_seconds()))
         backend.clock.advance(seconds=lock.locked_until.timestamp() - now.timestamp())
@@ -88,7 +88,7 @@ async def test_a_success_forgets_failures_and_lockouts_of_that_pair_only(
     # After a success the series starts again from the first length.
     await fail(backend, MAX_FAILURES - 1)
     now = backend.clock.now()
-    lock = await backend.lockouts.record_failure(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
+    lock = await backend.lockouts.record_attempt(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
     assert lock.locked_until == now + timedelta(seconds=LOCKS[0])
 
 
@@ -145,7 +145,7 @@ async def test_concurrent_failures_are_each_counted_once(backend: Backend) -> No
     attempts = 12
 
     await asyncio.gather(
-        *(backend.lockouts.record_failure(KEY, ACCOUNT, now, 100, LOCKS) for _ in range(attempts))
+        *(backend.lockouts.record_attempt(KEY, ACCOUNT, now, 100, LOCKS) for _ in range(attempts))
     )
 
     state = await backend.lockouts.get(KEY)
@@ -153,16 +153,36 @@ async def test_concurrent_failures_are_each_counted_once(backend: Backend) -> No
     assert (state.failures, state.lockouts) == (attempts, 0)
 
 
-async def test_concurrent_failures_past_the_maximum_lock_exactly_once(backend: Backend) -> None:
+async def test_a_locked_pair_counts_no_attempt_until_the_lock_ends(backend: Backend) -> None:
+    await fail(backend, MAX_FAILURES)
+    now = backend.clock.now()
+    locked = await backend.lockouts.get(KEY)
+    assert locked is not None
+    assert locked.locked_until is not None
+
+    assert await backend.lockouts.record_attempt(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS) is None
+    assert await backend.lockouts.get(KEY) == locked, "a refused attempt changes nothing"
+
+    backend.clock.advance(seconds=LOCKS[0])
+    counted = await backend.lockouts.record_attempt(
+        KEY, ACCOUNT, backend.clock.now(), MAX_FAILURES, LOCKS
+    )
+    assert counted is not None
+    assert (counted.failures, counted.lockouts) == (1, 1)
+
+
+async def test_concurrent_attempts_on_a_pair_count_at_most_up_to_its_lock(backend: Backend) -> None:
     now = backend.clock.now()
 
     results = await asyncio.gather(
-        *(backend.lockouts.record_failure(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS) for _ in range(5))
+        *(
+            backend.lockouts.record_attempt(KEY, ACCOUNT, now, MAX_FAILURES, LOCKS)
+            for _ in range(12)
+        )
     )
 
+    counted = [result for result in results if result is not None]
+    assert len(counted) == MAX_FAILURES, "attempts past the lock are refused, not counted"
     state = await backend.lockouts.get(KEY)
     assert state is not None
-    assert state.lockouts == 1, "a burst must not skip ahead in the doubling"
-    assert state.locked_until == now + timedelta(seconds=LOCKS[0])
-    assert state.failures == 5 - MAX_FAILURES
-    assert sum(1 for result in results if result.lockouts == 1 and result.failures == 0) >= 1
+    assert state.lockouts == 1

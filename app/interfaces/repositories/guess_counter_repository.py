@@ -24,5 +24,9 @@ class GuessCounterRepository(ABC):
         """The key's open window; a count of 0 when there is none."""
 
     @abstractmethod
-    async def clear(self, key: str) -> None:
-        """Forget the key's window."""
+    async def release(self, key: str) -> None:
+        """Take back one counted guess (it turned out right); never below zero.
+
+        Callers count a guess *before* checking it, so that concurrent guesses cannot
+        all pass a limit that they would only have reached afterwards.
+        """

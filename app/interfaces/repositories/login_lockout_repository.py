@@ -14,23 +14,26 @@ class LoginLockoutRepository(ABC):
     async def get(self, key: str) -> LoginLockout | None: ...
 
     @abstractmethod
-    async def record_failure(
+    async def record_attempt(
         self,
         key: str,
         account_key: str,
         now: datetime,
         max_failures: int,
         lock_seconds: list[int],
-    ) -> LoginLockout:
-        """Count a failure atomically; at ``max_failures`` lock the pair.
+    ) -> LoginLockout | None:
+        """Count an attempt atomically, before its password is checked; at
+        ``max_failures`` lock the pair. None, and nothing counted, while it is locked.
 
-        The lock lasts ``lock_seconds[min(lockouts, len - 1)]`` seconds (the caller
-        passes the doubling, capped series) and resets the failure count.
+        Counting first means concurrent attempts cannot all pass a limit they would
+        only reach afterwards; a right password then forgets the count
+        (``record_success``). The lock lasts ``lock_seconds[min(lockouts, len - 1)]``
+        seconds (the caller passes the doubling, capped series) and resets the count.
         """
 
     @abstractmethod
     async def record_success(self, key: str) -> None:
-        """Forget the pair's failures and locks (a right password); an unlock stays."""
+        """Forget the pair's attempts and locks (a right password); an unlock stays."""
 
     @abstractmethod
     async def unlock(self, account_key: str, key: str, now: datetime, until: datetime) -> None:

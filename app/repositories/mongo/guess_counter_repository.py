@@ -57,9 +57,13 @@ class MongoGuessCounterRepository(MongoRepository, GuessCounterRepository):
             return GuessWindow(count=0, resets_at=now)
         return self._to_window(document, window)
 
-    async def clear(self, key: str) -> None:
+    async def release(self, key: str) -> None:
         async with unavailable_as_domain_error():
-            await self._collection.delete_one({"_id": key}, session=self._session())
+            await self._collection.update_one(
+                {"_id": key, "count": {"$gt": 0}},
+                {"$inc": {"count": -1}},
+                session=self._session(),
+            )
 
     @staticmethod
     def _to_window(document: Document, window: timedelta) -> GuessWindow:

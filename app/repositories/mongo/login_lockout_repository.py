@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from app.db.mongo import Document
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
@@ -15,7 +16,8 @@ _CLEARED = {"failures": 0, "lockouts": 0, "locked_until": None}
 
 
 class MongoLoginLockoutRepository(MongoRepository, LoginLockoutRepository):
-    """``$inc`` counts the failure; a filtered update applies the lock once."""
+    """``$inc`` counts the attempt unless the pair is locked; a filtered update applies
+    the lock once."""
 
     collection_name = "login_lockouts"
 
@@ -24,26 +26,30 @@ class MongoLoginLockoutRepository(MongoRepository, LoginLockoutRepository):
             document = await self._collection.find_one({"_id": key}, session=self._session())
         return self._to_lockout(document) if document is not None else None
 
-    async def record_failure(
+    async def record_attempt(
         self,
         key: str,
         account_key: str,
         now: datetime,
         max_failures: int,
         lock_seconds: list[int],
-    ) -> LoginLockout:
+    ) -> LoginLockout | None:
+        unlocked = {"$or": [{"locked_until": None}, {"locked_until": {"$lte": now}}]}
         async with unavailable_as_domain_error():
-            counted = await self._collection.find_one_and_update(
-                {"_id": key},
-                {
-                    "$inc": {"failures": 1},
-                    "$set": {"account_key": account_key, "expires_at": now + RETENTION},
-                    "$setOnInsert": {"lockouts": 0, "locked_until": None},
-                },
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-                session=self._session(),
-            )
+            try:
+                counted = await self._collection.find_one_and_update(
+                    {"_id": key, **unlocked},
+                    {
+                        "$inc": {"failures": 1},
+                        "$set": {"account_key": account_key, "expires_at": now + RETENTION},
+                        "$setOnInsert": {"lockouts": 0, "locked_until": None},
+                    },
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                    session=self._session(),
+                )
+            except DuplicateKeyError:
+                return None  # locked: the upsert found no unlocked pair and could not insert
             document: Document = counted or {"_id": key, "failures": 1, "lockouts": 0}
             if document["failures"] >= max_failures:
                 seconds = lock_seconds[min(document["lockouts"], len(lock_seconds) - 1)]

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, delete, select
+from sqlalchemy import bindparam, case, select, update
 
 from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.models.guess_window import GuessWindow
@@ -51,6 +51,10 @@ class SqlGuessCounterRepository(SqlRepository, GuessCounterRepository):
             return GuessWindow(count=0, resets_at=now)
         return GuessWindow(count=row["count"], resets_at=resets_at)
 
-    async def clear(self, key: str) -> None:
+    async def release(self, key: str) -> None:
         async with self._write() as conn:
-            await conn.execute(delete(guess_counters).where(guess_counters.c.key == key))
+            await conn.execute(
+                update(guess_counters)
+                .where(guess_counters.c.key == key, guess_counters.c.count > 0)
+                .values(count=guess_counters.c.count - 1)
+            )

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.models.login_lockout import LoginLockout
@@ -16,20 +16,24 @@ _CLEARED = {"failures": 0, "lockouts": 0, "locked_until": None}
 
 
 class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
-    """An upsert counts the failure; a conditional update applies the lock."""
+    """An upsert counts the attempt unless the pair is locked; a conditional update
+    applies the lock."""
 
     async def get(self, key: str) -> LoginLockout | None:
         row = await self._first(_BY_KEY, {"key": key})
         return self._to_lockout(row) if row is not None else None
 
-    async def record_failure(
+    async def record_attempt(
         self,
         key: str,
         account_key: str,
         now: datetime,
         max_failures: int,
         lock_seconds: list[int],
-    ) -> LoginLockout:
+    ) -> LoginLockout | None:
+        unlocked = or_(
+            login_lockouts.c.locked_until.is_(None), login_lockouts.c.locked_until <= now
+        )
         async with self._write() as conn:
             statement = dialect_insert(conn, login_lockouts).values(
                 key=key, account_key=account_key, failures=1, lockouts=0, updated_at=now
@@ -43,12 +47,15 @@ class SqlLoginLockoutRepository(SqlRepository, LoginLockoutRepository):
                                 "failures": login_lockouts.c.failures + 1,
                                 "updated_at": now,
                             },
+                            where=unlocked,
                         ).returning(login_lockouts)
                     )
                 )
                 .mappings()
-                .one()
+                .first()
             )
+            if row is None:
+                return None  # locked: the conflicting row failed the WHERE, nothing counted
             if row["failures"] >= max_failures:
                 lock = case(
                     *(

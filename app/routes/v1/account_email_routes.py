@@ -5,7 +5,7 @@ from fastapi import status
 from app.controllers.account_email_controller import AccountEmailController
 from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.route import BaseRoutes
-from app.routes.dependencies import client_ip
+from app.routes.dependencies import client_key
 from app.routes.responses import problems
 from app.schemas.email import (
     AcceptedResponse,
@@ -36,7 +36,7 @@ class AccountEmailRoutes(BaseRoutes):
 
         async def limit_email(purpose: str, email: str) -> None:
             await limiter.hit(RateLimit.EMAIL_PER_ADDRESS, f"{purpose}:{email}")
-            await limiter.hit(RateLimit.EMAIL_PER_IP, client_ip())
+            await limiter.hit(RateLimit.EMAIL_PER_IP, client_key())
 
         @self.router.post(
             "/verify-email", responses=problems(400, 422, 429), summary="Verify an email address"
@@ -96,5 +96,5 @@ class AccountEmailRoutes(BaseRoutes):
         )
         async def unlock(body: UnlockRequest) -> None:
             # Per client only: a per-address limit would let anyone spend the owner's.
-            await limiter.hit(RateLimit.LOGIN_PER_IP, client_ip())
+            await limiter.hit(RateLimit.LOGIN_PER_IP, client_key())
             await controller.unlock(body)

@@ -10,7 +10,7 @@ from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.route import BaseRoutes
 from app.models.auth import ClientInfo, Principal
 from app.models.errors import InvalidCredentialsError, NotAuthenticatedError
-from app.routes.dependencies import AuthDependencies, client_info, client_ip
+from app.routes.dependencies import AuthDependencies, client_info, client_key
 from app.routes.responses import problems
 from app.schemas.auth import RefreshRequest, RegisterRequest, TokenResponse
 from app.schemas.base import PASSWORD_MAX_LENGTH
@@ -50,7 +50,7 @@ class AuthRoutes(BaseRoutes):
             summary="Create an account",
         )
         async def register(body: RegisterRequest) -> UserRead:
-            await limiter.hit(RateLimit.REGISTER_PER_IP, client_ip())
+            await limiter.hit(RateLimit.REGISTER_PER_IP, client_key())
             return await controller.register(body)
 
         @self.router.post(
@@ -63,7 +63,7 @@ class AuthRoutes(BaseRoutes):
             client: Annotated[ClientInfo, Depends(client_info)],
             response: Response,
         ) -> TokenResponse:
-            await limiter.hit(RateLimit.LOGIN_PER_IP, client_ip())
+            await limiter.hit(RateLimit.LOGIN_PER_IP, client_key())
             # `username` is deliberately not an `Email`: the password grant answers bad
             # credentials with one error (RFC 6749 §5.2), and an address that no account
             # can have, over-long for instance, is simply unknown.
@@ -74,7 +74,7 @@ class AuthRoutes(BaseRoutes):
             # Per account and client: counted per account alone, anyone could spend the
             # owner's allowance (the account-wide bound is LoginThrottle's guess budget).
             await limiter.hit(
-                RateLimit.LOGIN_PER_ACCOUNT, f"{form.username.strip().lower()}|{client_ip()}"
+                RateLimit.LOGIN_PER_ACCOUNT, f"{form.username.strip().lower()}|{client_key()}"
             )
             _no_store(response)
             return await controller.login(form.username, form.password, client)
