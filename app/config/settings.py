@@ -287,6 +287,15 @@ class Settings(BaseSettings):
             raise ValueError('must look like "5/minute" or "100/hour"') from None
         return value
 
+    @field_validator("rate_limit_email_per_address")
+    @classmethod
+    def _check_email_limit_period(cls, value: str) -> str:
+        # Whenever this limit refuses the owner an unlock email, an earlier one must still
+        # hold a live token, and unlock tokens live an hour (account_unlock_service.py).
+        if parse_limit(value).get_expiry() > 3_600:
+            raise ValueError("must count over an hour or less, the lifetime of unlock tokens")
+        return value
+
     @field_validator("rate_limit_storage_url")
     @classmethod
     def _check_rate_limit_storage(cls, value: str) -> str:

@@ -233,6 +233,10 @@ def test_defaults() -> None:
         ("DATABASE_URL", "data/app.db"),
         ("AUTH_REQUIRE_VERIFIED_EMAIL", "perhaps"),
         ("BACKEND_CORS_ORIGINS", '["unterminated'),
+        # Longer than an unlock token lives: the limit could refuse the owner one.
+        ("RATE_LIMIT_EMAIL_PER_ADDRESS", "5/day"),
+        ("LOGIN_ACCOUNT_GUESSES_PER_HOUR", "101"),
+        ("OTP_GUESSES_PER_HOUR", "1"),
     ],
 )
 def test_invalid_value_raises_configuration_error_naming_the_setting(
