@@ -26,6 +26,11 @@ GUESS_WINDOW_SECONDS = 3_600
 # statements run for every address, but reading back a user or a code that exists
 # still costs tens of microseconds more than finding none; this hides it.
 REFUSAL_MIN_SECONDS = 0.025
+# The event loop wakes a sleeper on whole milliseconds counted from when it went to
+# sleep, which would carry the work's sub-millisecond part through the floor; a random
+# wider than that spreads it evenly whatever the work took.
+REFUSAL_JITTER_SECONDS = 0.002
+_jitter = secrets.SystemRandom()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,8 @@ class OneTimeCodeService:
         try:
             yield
         except DomainError:
-            await asyncio.sleep(max(0.0, started + REFUSAL_MIN_SECONDS - loop.time()))
+            deadline = started + REFUSAL_MIN_SECONDS + _jitter.uniform(0, REFUSAL_JITTER_SECONDS)
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
             raise
 
     async def check(
