@@ -4,7 +4,7 @@ from types import MappingProxyType
 
 from app.interfaces.clock import Clock
 from app.models.role import Permission, Role
-from app.models.user import User
+from app.models.user import User, normalise_email
 from app.utils.ids import new_id
 
 _USER_PERMISSIONS = frozenset({Permission.PROFILE_READ, Permission.PROFILE_UPDATE})
@@ -46,7 +46,7 @@ class UserFactory:
         now = self._clock.now()
         return User(
             id=new_id(),
-            email=email.strip().lower(),
+            email=normalise_email(email),
             hashed_password=hashed_password,
             full_name=full_name,
             role=role,

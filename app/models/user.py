@@ -6,6 +6,11 @@ from datetime import datetime
 from app.models.role import Permission, Role
 
 
+def normalise_email(email: str) -> str:
+    """An address as accounts store it and as every per-address key is made from."""
+    return email.strip().lower()
+
+
 @dataclass(slots=True)
 class User:
     """An account. ``email`` is always stored lower-cased."""

@@ -13,6 +13,7 @@ from app.interfaces.unit_of_work import UnitOfWork
 from app.models.audit import AuditEventType
 from app.models.email_request import EmailRequestPurpose
 from app.models.errors import InvalidCodeError
+from app.models.user import normalise_email
 from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
 from app.services.email_request_queue import EmailRequestQueue
@@ -52,7 +53,7 @@ class UnlockTokens:
     def mint(self, email: str) -> str:
         expires = int((self._clock.now() + timedelta(seconds=self.ttl_seconds)).timestamp())
         nonce = secrets.token_urlsafe(16)
-        mac = self._hasher.digest(PURPOSE, _normalise(email), str(expires), nonce)
+        mac = self._hasher.digest(PURPOSE, normalise_email(email), str(expires), nonce)
         return _SEPARATOR.join((str(expires), nonce, mac))
 
     async def redeem(self, email: str, token: str) -> bool:
@@ -64,7 +65,7 @@ class UnlockTokens:
         now = self._clock.now()
         if not expires.isdigit() or int(expires) <= now.timestamp():
             return False
-        if not self._hasher.matches(mac, PURPOSE, _normalise(email), expires, nonce):
+        if not self._hasher.matches(mac, PURPOSE, normalise_email(email), expires, nonce):
             return False
         slot = self._hasher.digest("unlock-spent", nonce)
         return await self._spent.acquire(slot, now, self.ttl_seconds) is None
@@ -119,7 +120,3 @@ class AccountUnlockService:
             await self._audit.record(
                 AuditEventType.ACCOUNT_UNLOCKED, subject=user, actor=user, subject_email=email
             )
-
-
-def _normalise(email: str) -> str:
-    return email.strip().lower()

@@ -30,7 +30,7 @@ from app.models.errors import (
     UnlockRequiredError,
 )
 from app.models.session import Session
-from app.models.user import User
+from app.models.user import User, normalise_email
 from app.services.audit_trail import AuditTrail
 from app.services.email_verification_service import EmailVerificationService
 from app.services.login_throttle import Attempt, LoginThrottle
@@ -116,7 +116,7 @@ class AuthService:
         return pair
 
     async def _login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
-        email = email.strip().lower()
+        email = normalise_email(email)
         attempt = await self._throttle.admit(email)
         user = await self._users.get_by_email(email)
         if user is None:

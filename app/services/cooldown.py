@@ -6,6 +6,7 @@ from app.interfaces.clock import Clock
 from app.interfaces.keyed_hasher import KeyedHasher
 from app.interfaces.repositories.one_time_code_repository import CooldownRepository
 from app.models.errors import TooManyRequestsError
+from app.models.user import normalise_email
 
 
 class EmailCooldown:
@@ -39,4 +40,4 @@ class EmailCooldown:
         await self._cooldowns.touch(self._key(purpose, email), self._clock.now())
 
     def _key(self, purpose: str, email: str) -> str:
-        return self._hasher.digest("cooldown", purpose, email.strip().lower())
+        return self._hasher.digest("cooldown", purpose, normalise_email(email))

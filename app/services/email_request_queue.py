@@ -3,6 +3,7 @@
 from app.interfaces.clock import Clock
 from app.interfaces.repositories.email_request_repository import EmailRequestRepository
 from app.models.email_request import EmailRequest, EmailRequestPurpose
+from app.models.user import normalise_email
 from app.utils.ids import new_id
 
 
@@ -23,7 +24,7 @@ class EmailRequestQueue:
             EmailRequest(
                 id=new_id(),
                 purpose=purpose,
-                email=email.strip().lower(),
+                email=normalise_email(email),
                 requested_at=self._clock.now(),
             )
         )

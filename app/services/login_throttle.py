@@ -23,6 +23,7 @@ from app.interfaces.repositories.guess_counter_repository import GuessCounterRep
 from app.interfaces.repositories.login_lockout_repository import LoginLockoutRepository
 from app.interfaces.request_context import RequestContext
 from app.models.errors import AccountLockedError, UnlockRequiredError
+from app.models.user import normalise_email
 
 # The budget is counted in fixed windows of an hour holding half the hourly bound:
 # any sixty minutes overlap at most two windows, so they never see more than the bound.
@@ -126,16 +127,12 @@ class LoginThrottle:
         )
 
     def _account_key(self, email: str) -> str:
-        return self._hasher.digest("login-account", _normalise(email))
+        return self._hasher.digest("login-account", normalise_email(email))
 
     def _client_key(self, email: str) -> str:
         return self._hasher.digest(
-            "login-client", _normalise(email), self._context.client().network
+            "login-client", normalise_email(email), self._context.client().network
         )
-
-
-def _normalise(email: str) -> str:
-    return email.strip().lower()
 
 
 def _seconds(delta: timedelta) -> int:

@@ -20,7 +20,7 @@ from app.models.errors import (
     SelfManagementError,
 )
 from app.models.role import Role
-from app.models.user import User
+from app.models.user import User, normalise_email
 from app.services.access_policy import AccessPolicy
 from app.services.audit_trail import AuditTrail
 from app.services.password_policy import PasswordPolicy
@@ -151,7 +151,7 @@ class UserService:
         return updated
 
     async def find_by_email(self, email: str) -> User | None:
-        return await self._users.get_by_email(email.strip().lower())
+        return await self._users.get_by_email(normalise_email(email))
 
     async def promote_to_superuser(self, user: User) -> User:
         """Make an existing account an active, verified superadmin; its password stays.
@@ -210,7 +210,7 @@ class UserService:
 
     async def ensure_superuser(self, email: str, password: str) -> tuple[User, bool]:
         """Create the first superadmin unless an account with this email exists."""
-        existing = await self._users.get_by_email(email.strip().lower())
+        existing = await self._users.get_by_email(normalise_email(email))
         if existing is not None:
             return existing, False
         await self._password_policy.check(password, email)

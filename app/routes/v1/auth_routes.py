@@ -10,6 +10,7 @@ from app.interfaces.rate_limiter import RateLimit, RateLimiter
 from app.interfaces.route import BaseRoutes
 from app.models.auth import ClientInfo, Principal
 from app.models.errors import InvalidCredentialsError, NotAuthenticatedError
+from app.models.user import normalise_email
 from app.routes.dependencies import AuthDependencies, client_info, client_key
 from app.routes.responses import problems
 from app.schemas.auth import RefreshRequest, RegisterRequest, TokenResponse
@@ -74,7 +75,7 @@ class AuthRoutes(BaseRoutes):
             # Per account and client: counted per account alone, anyone could spend the
             # owner's allowance (the account-wide bound is LoginThrottle's guess budget).
             await limiter.hit(
-                RateLimit.LOGIN_PER_ACCOUNT, f"{form.username.strip().lower()}|{client_key()}"
+                RateLimit.LOGIN_PER_ACCOUNT, f"{normalise_email(form.username)}|{client_key()}"
             )
             _no_store(response)
             return await controller.login(form.username, form.password, client)
