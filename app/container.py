@@ -196,6 +196,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     codes = OneTimeCodeService(
         storage.codes,
         storage.guesses,
+        users,
         keyed_hasher,
         clock,
         CodePolicy(

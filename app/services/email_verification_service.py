@@ -11,7 +11,7 @@ from app.interfaces.repositories.user_repository import UserFilter, UserReposito
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.audit import AuditEventType
 from app.models.email_request import EmailRequestPurpose
-from app.models.errors import InvalidCodeError, NotFoundError
+from app.models.errors import NotFoundError
 from app.models.one_time_code import CodePurpose
 from app.models.user import User
 from app.services.audit_trail import AuditTrail
@@ -75,12 +75,7 @@ class EmailVerificationService:
             )
 
     async def verify(self, email: str, code: str) -> User:
-        async with self._codes.refusals_take_the_same_time():
-            found = await self._users.get_by_email(email)
-            user = found if found is not None and found.is_active else None
-            stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
-            if user is None:
-                raise InvalidCodeError()
+        user, stored = await self._codes.check(email, PURPOSE, code)
         async with self._uow.atomic():
             await self._codes.consume(stored)
             updated = await self._users.update(user.id, {"is_verified": True}, self._clock.now())

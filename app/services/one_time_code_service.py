@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from app.interfaces.clock import Clock
 from app.interfaces.keyed_hasher import KeyedHasher
 from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.interfaces.repositories.one_time_code_repository import OneTimeCodeRepository
+from app.interfaces.repositories.user_repository import UserRepository
 from app.models.errors import CodeGuessesExhaustedError, DomainError, InvalidCodeError
 from app.models.one_time_code import CodePurpose, OneTimeCode
+from app.models.user import User, normalise_email
 from app.utils.ids import new_id
 
 CODE_DIGITS = 6
@@ -48,6 +51,26 @@ class CodePolicy:
         return max(1, self.guesses_per_hour // 2)
 
 
+class Checked(NamedTuple):
+    """A code that matched, and the account it was sent to."""
+
+    user: User
+    code: OneTimeCode
+
+
+@asynccontextmanager
+async def _refusals_take_the_same_time() -> AsyncIterator[None]:
+    """Hold a domain error raised inside until the refusal floor has passed."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        yield
+    except DomainError:
+        deadline = started + REFUSAL_MIN_SECONDS + _jitter.uniform(0, REFUSAL_JITTER_SECONDS)
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
+        raise
+
+
 class OneTimeCodeService:
     """Codes come from ``secrets``, are stored only as a keyed hash, work once, expire,
     and burn after ``max_attempts`` wrong guesses. A new code replaces the old one.
@@ -60,12 +83,14 @@ class OneTimeCodeService:
         self,
         codes: OneTimeCodeRepository,
         guesses: GuessCounterRepository,
+        users: UserRepository,
         hasher: KeyedHasher,
         clock: Clock,
         policy: CodePolicy,
     ) -> None:
         self._codes = codes
         self._guesses = guesses
+        self._users = users
         self._hasher = hasher
         self._clock = clock
         self.policy = policy
@@ -86,35 +111,25 @@ class OneTimeCodeService:
         )
         return code
 
-    @staticmethod
-    @asynccontextmanager
-    async def refusals_take_the_same_time() -> AsyncIterator[None]:
-        """Hold a domain error raised inside until ``REFUSAL_MIN_SECONDS`` have passed.
+    async def check(self, email: str, purpose: CodePurpose, code: str) -> Checked:
+        """The active account of ``email`` and its stored code, if ``code`` matches it.
 
-        Wrap the whole check, the account lookup included, so that a refusal's timing
-        cannot tell a known address from an unknown one.
+        A wrong guess is counted (and may burn the code); an address without an active
+        account fails like a wrong code, after the same work, and no sooner than
+        ``REFUSAL_MIN_SECONDS``. Call outside a unit of work: a wrong guess must be
+        counted even though the request fails.
         """
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            yield
-        except DomainError:
-            deadline = started + REFUSAL_MIN_SECONDS + _jitter.uniform(0, REFUSAL_JITTER_SECONDS)
-            await asyncio.sleep(max(0.0, deadline - loop.time()))
-            raise
+        async with _refusals_take_the_same_time():
+            found = await self._users.get_by_email(email)
+            user = found if found is not None and found.is_active else None
+            stored = await self._check(email, user.id if user else NO_ACCOUNT, purpose, code)
+            if user is None:
+                raise InvalidCodeError()
+            return Checked(user, stored)
 
-    async def check(
-        self, email: str, user_id: str | None, purpose: CodePurpose, code: str
-    ) -> OneTimeCode:
-        """The stored code if ``code`` matches the one sent to ``email`` for ``user_id``.
-
-        ``user_id`` is None when no account may use a code (none has the address):
-        the guess then fails and is counted like any other wrong one. A wrong guess
-        is counted (and may burn the code). Call outside a unit of work: a wrong
-        guess must be counted even though the request fails.
-        """
+    async def _check(self, email: str, owner: str, purpose: CodePurpose, code: str) -> OneTimeCode:
         now = self._clock.now()
-        key = self._hasher.digest("code-guesses", purpose.value, email.strip().lower())
+        key = self._hasher.digest("code-guesses", purpose.value, normalise_email(email))
         # Counted before the check, so that concurrent guesses cannot all pass the
         # budget; a right code takes its count back.
         window = await self._guesses.hit(key, now, GUESS_WINDOW_SECONDS)
@@ -124,7 +139,6 @@ class OneTimeCodeService:
             )
         # Without an account the same reads and writes run on an id that matches no
         # row, so a wrong code costs the same time whether or not the address is known.
-        owner = user_id if user_id is not None else NO_ACCOUNT
         stored = await self._codes.get(owner, purpose)
         if (
             stored is not None

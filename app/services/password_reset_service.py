@@ -9,7 +9,7 @@ from app.interfaces.repositories.user_repository import UserRepository
 from app.interfaces.unit_of_work import UnitOfWork
 from app.models.audit import AuditEventType
 from app.models.email_request import EmailRequestPurpose
-from app.models.errors import InvalidCodeError, NotFoundError
+from app.models.errors import NotFoundError
 from app.models.one_time_code import CodePurpose
 from app.services.audit_trail import AuditTrail
 from app.services.cooldown import EmailCooldown
@@ -69,12 +69,7 @@ class PasswordResetService:
             )
 
     async def reset(self, email: str, code: str, new_password: str) -> None:
-        async with self._codes.refusals_take_the_same_time():
-            found = await self._users.get_by_email(email)
-            user = found if found is not None and found.is_active else None
-            stored = await self._codes.check(email, user.id if user else None, PURPOSE, code)
-            if user is None:
-                raise InvalidCodeError()
+        user, stored = await self._codes.check(email, PURPOSE, code)
         await self._password_policy.check(new_password, user.email, user.full_name)
         hashed = await self._hasher.hash(new_password)
         now = self._clock.now()
