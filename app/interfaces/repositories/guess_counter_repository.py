@@ -20,10 +20,6 @@ class GuessCounterRepository(ABC):
         """Count one guess atomically (opening a new window if the last one closed)."""
 
     @abstractmethod
-    async def current(self, key: str, now: datetime, window_seconds: int) -> GuessWindow:
-        """The key's open window; a count of 0 when there is none."""
-
-    @abstractmethod
     async def release(self, key: str) -> None:
         """Take back one counted guess (it turned out right); never below zero.
 

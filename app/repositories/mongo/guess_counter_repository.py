@@ -47,16 +47,6 @@ class MongoGuessCounterRepository(MongoRepository, GuessCounterRepository):
                     continue  # a concurrent first guess created it: count on in its window
                 return GuessWindow(count=1, resets_at=now + window)
 
-    async def current(self, key: str, now: datetime, window_seconds: int) -> GuessWindow:
-        window = timedelta(seconds=window_seconds)
-        async with unavailable_as_domain_error():
-            document = await self._collection.find_one(
-                {"_id": key, "window_start": {"$gt": now - window}}, session=self._session()
-            )
-        if document is None:
-            return GuessWindow(count=0, resets_at=now)
-        return self._to_window(document, window)
-
     async def release(self, key: str) -> None:
         async with unavailable_as_domain_error():
             await self._collection.update_one(

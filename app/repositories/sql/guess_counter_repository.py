@@ -2,14 +2,12 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import case, update
 
 from app.interfaces.repositories.guess_counter_repository import GuessCounterRepository
 from app.models.guess_window import GuessWindow
 from app.repositories.sql.base import SqlRepository, dialect_insert
 from app.repositories.sql.tables import guess_counters
-
-_BY_KEY = select(guess_counters).where(guess_counters.c.key == bindparam("key"))
 
 
 class SqlGuessCounterRepository(SqlRepository, GuessCounterRepository):
@@ -41,15 +39,6 @@ class SqlGuessCounterRepository(SqlRepository, GuessCounterRepository):
         return GuessWindow(
             count=row["count"], resets_at=row["window_start"] + timedelta(seconds=window_seconds)
         )
-
-    async def current(self, key: str, now: datetime, window_seconds: int) -> GuessWindow:
-        row = await self._first(_BY_KEY, {"key": key})
-        if row is None:
-            return GuessWindow(count=0, resets_at=now)
-        resets_at: datetime = row["window_start"] + timedelta(seconds=window_seconds)
-        if resets_at <= now:
-            return GuessWindow(count=0, resets_at=now)
-        return GuessWindow(count=row["count"], resets_at=resets_at)
 
     async def release(self, key: str) -> None:
         async with self._write() as conn:
