@@ -338,6 +338,6 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         system_controller=SystemController(codec, storage.probe),
         metrics=metrics,
         metrics_controller=(
-            MetricsController(metrics, outbox_service) if metrics is not None else None
+            MetricsController(metrics, outbox_service, queue) if metrics is not None else None
         ),
     )

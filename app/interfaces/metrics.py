@@ -7,6 +7,7 @@ from typing import Protocol
 
 from app.interfaces.breached_passwords import BreachCheckFailure
 from app.models.email import OutboxStatus
+from app.models.email_request import EmailRequestPurpose
 
 
 class LoginOutcome(StrEnum):
@@ -43,9 +44,14 @@ class MetricsPage:
 class MetricsExporter(Protocol):
     """The scrape side: gauges refreshed just before rendering, then the page."""
 
-    def set_outbox_depth(self, counts: Mapping[OutboxStatus, int]) -> None: ...
+    def set_outbox_depth(
+        self,
+        counts: Mapping[OutboxStatus, int],
+        requests: Mapping[EmailRequestPurpose, int],
+    ) -> None:
+        """The outbox by status, and the email requests the worker has yet to fulfil."""
 
     def clear_outbox_depth(self) -> None:
-        """Drop the outbox series, when they cannot be read, rather than show stale ones."""
+        """Drop those series, when they cannot be read, rather than show stale ones."""
 
     def render(self) -> MetricsPage: ...

@@ -19,6 +19,10 @@ class EmailRequestQueue:
         self._requests = requests
         self._clock = clock
 
+    async def depth(self) -> dict[EmailRequestPurpose, int]:
+        """How many requests of each purpose wait for the worker, for monitoring."""
+        return await self._requests.count_by_purpose()
+
     async def enqueue(self, purpose: EmailRequestPurpose, email: str) -> None:
         await self._requests.add(
             EmailRequest(

@@ -23,6 +23,7 @@ from prometheus_client import (
 from app.interfaces.breached_passwords import BreachCheckFailure
 from app.interfaces.metrics import LoginOutcome, MetricsPage
 from app.models.email import OutboxStatus
+from app.models.email_request import EmailRequestPurpose
 
 # The label of requests no route matched: the raw path would let anyone create series.
 UNMATCHED_ROUTE = "<unmatched>"
@@ -70,6 +71,13 @@ class PrometheusMetrics:
             ("status",),
             registry=self.registry,
         )
+        self._requests_queued = Gauge(
+            "email_requests_queued",
+            "Requests for a code or link (forgot-password, resend, unlock) that the worker "
+            "has yet to fulfil, by purpose, read at scrape time.",
+            ("purpose",),
+            registry=self.registry,
+        )
         # labels() takes a lock and checks its arguments; a request looks its pair up here.
         self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
@@ -95,12 +103,19 @@ class PrometheusMetrics:
     def breach_check_failed(self, reason: BreachCheckFailure) -> None:
         self._breach_check_failures.labels(reason.value).inc()
 
-    def set_outbox_depth(self, counts: Mapping[OutboxStatus, int]) -> None:
+    def set_outbox_depth(
+        self,
+        counts: Mapping[OutboxStatus, int],
+        requests: Mapping[EmailRequestPurpose, int],
+    ) -> None:
         for status in OutboxStatus:
             self._outbox.labels(status.value).set(counts.get(status, 0))
+        for purpose in EmailRequestPurpose:
+            self._requests_queued.labels(purpose.value).set(requests.get(purpose, 0))
 
     def clear_outbox_depth(self) -> None:
         self._outbox.clear()
+        self._requests_queued.clear()
 
     def render(self) -> MetricsPage:
         return MetricsPage(body=generate_latest(self.registry), content_type=CONTENT_TYPE_LATEST)

@@ -182,7 +182,7 @@ class MailEnv:
         """
 
         async def no_requests() -> bool:
-            return await self.requests.count() == 0
+            return sum((await self.requests.count_by_purpose()).values()) == 0
 
         async def idle() -> bool:
             counts = await self.outbox.count_by_status()

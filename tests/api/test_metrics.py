@@ -12,6 +12,7 @@ from prometheus_client.samples import Sample
 from app.main import create_app
 from app.middlewares.metrics_middleware import MetricsMiddleware
 from app.models.email import OutboxStatus
+from app.models.email_request import EmailRequestPurpose
 from app.utils.metrics import UNMATCHED_ROUTE
 from tests.api.helpers import V1, login, login_superuser, register
 from tests.conftest import SettingsFactory, running
@@ -70,6 +71,10 @@ async def test_metrics_count_requests_by_template_logins_and_the_outbox(
 
         samples = await scrape(client)
         await register(client, "queued@example.com")
+        forgot = await client.post(
+            f"{V1}/auth/forgot-password", json={"email": "counted@example.com"}
+        )
+        assert forgot.status_code == 202
         later = await scrape(client)
         schema = (await client.get("/openapi.json")).json()
 
@@ -104,6 +109,10 @@ async def test_metrics_count_requests_by_template_logins_and_the_outbox(
     assert value(samples, outbox, status=OutboxStatus.PENDING.value) == 1
     assert value(samples, outbox, status=OutboxStatus.SENT.value) == 0
     assert value(later, outbox, status=OutboxStatus.PENDING.value) == 2
+    # So is the queue of requests for codes and links, which the worker has yet to take.
+    queued = "email_requests_queued"
+    assert value(samples, queued, purpose=EmailRequestPurpose.RESET_PASSWORD.value) == 0
+    assert value(later, queued, purpose=EmailRequestPurpose.RESET_PASSWORD.value) == 1
     # The scrape itself is counted, under its own route.
     assert value(later, requests, route="/metrics", method="GET", status="200") == 1
 

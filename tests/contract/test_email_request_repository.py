@@ -41,7 +41,11 @@ async def test_a_claim_leases_the_oldest_request_and_reads_it_back_whole(
     assert second is not None
     assert second.email == "second@example.com"
     assert await backend.email_requests.claim_next(now, now + LEASE) is None
-    assert await backend.email_requests.count() == 2
+    assert await backend.email_requests.count_by_purpose() == {
+        EmailRequestPurpose.VERIFY_EMAIL: 0,
+        EmailRequestPurpose.RESET_PASSWORD: 1,
+        EmailRequestPurpose.UNLOCK_ACCOUNT: 1,
+    }
 
 
 async def test_a_request_whose_lease_ran_out_is_due_again(backend: Backend) -> None:
@@ -67,7 +71,7 @@ async def test_complete_removes_the_request_for_good(backend: Backend) -> None:
 
     later = backend.clock.advance(hours=1)
     assert await backend.email_requests.claim_next(later, later + LEASE) is None
-    assert await backend.email_requests.count() == 0
+    assert set((await backend.email_requests.count_by_purpose()).values()) == {0}
 
 
 async def test_concurrent_claimers_never_share_a_request(backend: Backend) -> None:
@@ -99,4 +103,6 @@ async def test_a_completion_rolls_back_with_its_unit_of_work(backend: Backend) -
     except AbortError:
         pass
 
-    assert await backend.email_requests.count() == 1
+    assert (await backend.email_requests.count_by_purpose())[
+        EmailRequestPurpose.RESET_PASSWORD
+    ] == 1

@@ -3,7 +3,7 @@
 from abc import ABC, abstractmethod
 from datetime import datetime
 
-from app.models.email_request import EmailRequest
+from app.models.email_request import EmailRequest, EmailRequestPurpose
 
 
 class EmailRequestRepository(ABC):
@@ -25,5 +25,5 @@ class EmailRequestRepository(ABC):
         """Remove a fulfilled request; joins the caller's unit of work."""
 
     @abstractmethod
-    async def count(self) -> int:
-        """How many requests wait or are being fulfilled."""
+    async def count_by_purpose(self) -> dict[EmailRequestPurpose, int]:
+        """How many requests of each purpose wait or are being fulfilled."""

@@ -47,9 +47,15 @@ class MongoEmailRequestRepository(MongoRepository, EmailRequestRepository):
         async with unavailable_as_domain_error():
             await self._collection.delete_one({"_id": request_id}, session=self._session())
 
-    async def count(self) -> int:
+    async def count_by_purpose(self) -> dict[EmailRequestPurpose, int]:
+        counts = dict.fromkeys(EmailRequestPurpose, 0)
         async with unavailable_as_domain_error():
-            return await self._collection.count_documents({}, session=self._session())
+            cursor = await self._collection.aggregate(
+                [{"$group": {"_id": "$purpose", "count": {"$sum": 1}}}], session=self._session()
+            )
+            for row in await cursor.to_list(None):
+                counts[EmailRequestPurpose(row["_id"])] = row["count"]
+        return counts
 
     @staticmethod
     def _to_request(document: Document) -> EmailRequest:

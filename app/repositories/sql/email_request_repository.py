@@ -70,11 +70,14 @@ class SqlEmailRequestRepository(SqlRepository, EmailRequestRepository):
         async with self._write() as conn:
             await conn.execute(delete(requests).where(requests.c.id == request_id))
 
-    async def count(self) -> int:
+    async def count_by_purpose(self) -> dict[EmailRequestPurpose, int]:
+        query = select(requests.c.purpose, func.count()).group_by(requests.c.purpose)
         async with self._read() as conn:
-            return int(
-                (await conn.execute(select(func.count()).select_from(requests))).scalar_one()
-            )
+            rows = (await conn.execute(query)).all()
+        counts = dict.fromkeys(EmailRequestPurpose, 0)
+        for purpose, count in rows:
+            counts[EmailRequestPurpose(purpose)] = count
+        return counts
 
     @staticmethod
     def _to_request(row: Mapping[Any, Any]) -> EmailRequest:
