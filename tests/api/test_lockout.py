@@ -21,7 +21,13 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from tests.api.email_helpers import email_settings, matching, wait_for_mail
+from tests.api.email_helpers import (
+    SUBJECT_VERIFY,
+    email_settings,
+    extract_code,
+    matching,
+    wait_for_mail,
+)
 from tests.api.helpers import V1, assert_problem, login_superuser, register
 from tests.clock import ManualClock
 from tests.conftest import DEFAULT_PASSWORD, SettingsFactory
@@ -347,6 +353,26 @@ async def test_clients_are_addresses_of_ipv4_and_64s_of_ipv6(
             headers={"Authorization": f"Bearer {response.json()['access_token']}"},
         )
     assert [item["ip_address"] for item in sessions.json()] == [recorded]
+
+
+async def test_verifying_the_email_lifts_the_lock(launch: Launch) -> None:
+    env = await launch()
+    email = "verify@example.com"
+    await register(env.client, email)
+    code = extract_code(await wait_for_mail(env.smtp, email, SUBJECT_VERIFY))
+    await env.fail(email, MAX_FAILURES)
+    await spend_budget(env, email)
+    assert_refused(await env.attempt(email, DEFAULT_PASSWORD), "account_locked")
+
+    response = await env.client.post(
+        f"{V1}/auth/verify-email",
+        json={"email": email, "code": code},
+        headers={"X-Forwarded-For": OWNER_IP},
+    )
+    assert response.status_code == 200, response.text
+
+    assert (await env.attempt(email, DEFAULT_PASSWORD, OWNER_IP)).status_code == 200
+    assert_refused(await env.attempt(email, DEFAULT_PASSWORD, ATTACKER_IPS[0]), "unlock_required")
 
 
 async def test_a_password_reset_lifts_the_lock(launch: Launch) -> None:
